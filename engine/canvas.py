@@ -1,0 +1,104 @@
+"""The infill canvas layout: the one place that decides which context tokens go where.
+
+    encoder (causal, KV-cached):    [far suffix] <sep> [far prefix]
+    decoder canvas (bidirectional): [left flank][gap: middle <eoi> <pad>...][right flank]
+
+The engine and the training recipe both build examples through `build_layout`, so the model
+is trained on exactly the layout it is served with. Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+PAD, EOI, BOS, SEP = "<pad>", "<eoi>", "<bos>", "<sep>"
+# Order fixes the ids (0..3) in dg-tiny's tokenizer; config pad/eos/bos ids follow it.
+SPECIAL_TOKENS = (PAD, EOI, BOS, SEP)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Token budgets of the layout. Measured choices (see MODEL_CARD.md), stored with each model."""
+
+    encoder_suffix: int = 48
+    encoder_prefix: int = 160
+    left_flank: int = 16
+    right_flank: int = 16
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Budget:
+        return cls(**{k: int(v) for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Layout:
+    encoder_ids: list[int]
+    left_flank: list[int]
+    gap_length: int
+    right_flank: list[int]
+
+    @property
+    def canvas_length(self) -> int:
+        return len(self.left_flank) + self.gap_length + len(self.right_flank)
+
+    @property
+    def gap_start(self) -> int:
+        return len(self.left_flank)
+
+    @property
+    def gap_stop(self) -> int:
+        return len(self.left_flank) + self.gap_length
+
+    def canvas(self, gap_ids: Sequence[int]) -> list[int]:
+        assert len(gap_ids) == self.gap_length
+        return [*self.left_flank, *gap_ids, *self.right_flank]
+
+
+def build_layout(
+    encode: Callable[[str], list[int]],
+    sep_id: int,
+    prefix: str,
+    suffix: str,
+    canvas_length: int,
+    budget: Budget,
+) -> Layout:
+    """Split prefix/suffix text into encoder context, flanks and a gap filling `canvas_length`.
+
+    The left flank is the cursor's line (its last tokens if long), so typing within a line
+    changes only the canvas and leaves the encoder input, and its KV cache, untouched.
+    """
+    line_start = prefix.rfind("\n") + 1
+    line_ids = encode(prefix[line_start:])
+    keep = min(budget.left_flank, len(line_ids))
+    left_flank = line_ids[len(line_ids) - keep :]
+    far_prefix = (encode(prefix[:line_start]) + line_ids[: len(line_ids) - keep])[-budget.encoder_prefix :]
+
+    suffix_ids = encode(suffix)
+    right_flank = suffix_ids[: budget.right_flank]
+    far_suffix = suffix_ids[budget.right_flank : budget.right_flank + budget.encoder_suffix]
+
+    gap_length = canvas_length - len(left_flank) - len(right_flank)
+    if gap_length < 1:
+        raise ValueError(f"canvas of {canvas_length} tokens leaves no room for a gap")
+    return Layout(
+        encoder_ids=[*far_suffix, sep_id, *far_prefix],
+        left_flank=left_flank,
+        gap_length=gap_length,
+        right_flank=right_flank,
+    )
+
+
+def gap_target(middle_ids: Sequence[int], gap_length: int, eoi_id: int, pad_id: int) -> list[int]:
+    """What a gap should denoise to: the middle, then <eoi>, then <pad> filler."""
+    if len(middle_ids) >= gap_length:
+        raise ValueError("middle does not fit in the gap")
+    return [*middle_ids, eoi_id, *[pad_id] * (gap_length - len(middle_ids) - 1)]
+
+
+def middle_from_gap(gap_ids: Sequence[int], eoi_id: int, pad_id: int) -> tuple[list[int], bool]:
+    """The middle a denoised gap holds, and whether the model marked its end."""
+    ids = list(gap_ids)
+    if eoi_id in ids:
+        return ids[: ids.index(eoi_id)], True
+    return [t for t in ids if t != pad_id], False

@@ -1,0 +1,345 @@
+"""Train dg-tiny, the embedded miniature DiffusionGemma, on a CPU (or a GPU when there is one).
+
+The recipe in one file, nanoGPT style. What makes it learn per CPU-second:
+- Every example uses the engine's own canvas layout (`engine.canvas.build_layout`).
+- Two example kinds share one batch. "window": a whole canvas of text with span noise at a random
+  level, loss on every position. "infill": flanks fixed, the gap holds a line, several lines or a
+  random span, then <eoi> and <pad> filler, loss on the gap, so the model learns where a middle ends.
+- The encoder context is short and each context carries several canvases with different noise, so
+  the encoder pass is paid once; the causal encoder pass also earns a next-token loss.
+- Self-conditioning as DiffusionGemma: half the steps run a no-grad pass first and feed its logits.
+
+    python -m training.train --out runs/dg-tiny                 # resumes runs/dg-tiny/ckpt.pt
+    python -m training.train --out runs/dg-tiny --minutes 150   # stop after a time budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+from transformers import DiffusionGemmaConfig
+from transformers.cache_utils import DynamicCache
+
+from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target
+from engine.textonly import TextOnlyDiffusionGemma
+
+PACKAGED = Path(__file__).resolve().parents[1] / "engine" / "models" / "dg-tiny"
+
+MODEL = dict(
+    hidden_size=256,
+    intermediate_size=512,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=64,
+    global_head_dim=64,
+    num_experts=4,
+    top_k_experts=2,
+    moe_intermediate_size=256,
+    max_position_embeddings=2048,
+    sliding_window=512,
+    layer_types=["sliding_attention"] * 3 + ["full_attention"],
+)
+BUDGET = Budget(encoder_suffix=48, encoder_prefix=192, left_flank=16, right_flank=16)
+CANVAS = 64
+CONTEXTS_PER_BATCH = 8
+CANVASES_PER_CONTEXT = 2
+WINDOW_SHARE = 0.4  # the rest are infill examples
+CLEAN_WEIGHT = 0.1  # loss weight of canvas positions the noise left intact
+ENCODER_LOSS_WEIGHT = 0.5
+SELF_CONDITIONING_P = 0.3
+LR, WARMUP, WEIGHT_DECAY, EMA_DECAY = 1.5e-3, 300, 0.1, 0.999
+
+
+def model_config(tokenizer: Tokenizer) -> DiffusionGemmaConfig:
+    ids = {t: tokenizer.token_to_id(t) for t in (PAD, EOI, "<bos>")}
+    text = dict(MODEL, vocab_size=tokenizer.get_vocab_size(), pad_token_id=ids[PAD], eos_token_id=ids[EOI],
+                bos_token_id=ids["<bos>"])
+    return DiffusionGemmaConfig(text_config=text, vision_config=None, canvas_length=CANVAS)
+
+
+class Examples:
+    """Draws training examples (token lists) from a corpus split."""
+
+    def __init__(self, path: Path, tokenizer: Tokenizer, seed: int):
+        self.texts = [json.loads(line)["text"] for line in path.read_text().splitlines()]
+        self.weights = [len(t) for t in self.texts]
+        self.tok = tokenizer
+        self.rng = random.Random(seed)
+        self.sep, self.eoi, self.pad = (tokenizer.token_to_id(t) for t in (SEP, EOI, PAD))
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text).ids
+
+    def _line_starts(self, text: str) -> list[int]:
+        return [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and i + 1 < len(text)]
+
+    def window(self, text: str):
+        """A whole canvas of text right after a line start; loss everywhere."""
+        starts = self._line_starts(text)
+        a = self.rng.choice(starts)
+        enc = self.tok.encode(text[a : a + CANVAS * 12])
+        if len(enc.ids) < CANVAS:
+            return None
+        b = a + enc.offsets[CANVAS - 1][1]
+        layout = build_layout(self.encode, self.sep, text[max(0, a - 4000) : a], text[b : b + 2000], CANVAS,
+                              Budget(BUDGET.encoder_suffix, BUDGET.encoder_prefix, 0, 0))
+        return layout, enc.ids[:CANVAS], "window"
+
+    def infill(self, text: str):
+        """A middle (a line, a few lines, or a random span) in the engine's infill layout."""
+        kind = self.rng.choices(["line", "lines", "span"], weights=[0.45, 0.25, 0.3])[0]
+        starts = self._line_starts(text)
+        if kind == "span":
+            a = self.rng.randrange(len(text))
+            b = min(len(text), a + int(self.rng.expovariate(1 / 40)) + 1)
+        else:
+            i = self.rng.randrange(len(starts))
+            n = 1 if kind == "line" else self.rng.randint(2, 6)
+            a = starts[i]
+            b = starts[i + n] if i + n < len(starts) else len(text)
+        layout = build_layout(self.encode, self.sep, text[max(0, a - 4000) : a], text[b : b + 2000], CANVAS, BUDGET)
+        middle = self.encode(text[a:b])
+        if len(middle) >= layout.gap_length or not text[a:b].strip():
+            return None
+        return layout, layout.canvas(gap_target(middle, layout.gap_length, self.eoi, self.pad)), "infill"
+
+    def draw(self, kind: str | None = None):
+        while True:
+            text = self.rng.choices(self.texts, weights=self.weights)[0]
+            kind_now = kind or ("window" if self.rng.random() < WINDOW_SHARE else "infill")
+            example = self.window(text) if kind_now == "window" else self.infill(text)
+            if example is not None:
+                return example
+
+
+def noise_mask(rng: random.Random, layout, kind: str, level: float) -> list[bool]:
+    """Which canvas positions get a random token: spans in windows, positions in a gap."""
+    n = layout.canvas_length
+    if kind == "infill":
+        lo, hi = layout.gap_start, layout.gap_stop
+        return [lo <= i < hi and rng.random() < level for i in range(n)]
+    mask = [False] * n
+    target = round(level * n)
+    while sum(mask) < target:
+        start, length = rng.randrange(n), 1 + int(rng.expovariate(1 / 3))
+        for i in range(start, min(n, start + length)):
+            mask[i] = True
+    return mask
+
+
+def collate(examples, rng: random.Random, pad_id: int, vocab: int, levels=None):
+    """Left-pad encoders, draw CANVASES_PER_CONTEXT noisy canvases per context."""
+    k = CANVASES_PER_CONTEXT
+    enc_len = max(len(layout.encoder_ids) for layout, _, _ in examples)
+    enc_ids = torch.full((len(examples), enc_len), pad_id, dtype=torch.long)
+    enc_mask = torch.zeros((len(examples), enc_len), dtype=torch.bool)
+    clean, noisy, weight = [], [], []
+    for row, (layout, canvas, kind) in enumerate(examples):
+        e = layout.encoder_ids
+        enc_ids[row, enc_len - len(e) :] = torch.tensor(e)
+        enc_mask[row, enc_len - len(e) :] = True
+        for j in range(k):
+            level = levels[row * k + j] if levels else rng.uniform(0.02, 1.0)
+            mask = noise_mask(rng, layout, kind, level)
+            noisy.append([rng.randrange(vocab) if m else t for t, m in zip(canvas, mask)])
+            clean.append(canvas)
+            in_loss = (lambda i: True) if kind == "window" else (lambda i: layout.gap_start <= i < layout.gap_stop)
+            weight.append([(1.0 if m else CLEAN_WEIGHT) if in_loss(i) else 0.0 for i, m in enumerate(mask)])
+    return dict(
+        enc_ids=enc_ids,
+        enc_mask=enc_mask,
+        clean=torch.tensor(clean),
+        noisy=torch.tensor(noisy),
+        weight=torch.tensor(weight),
+        noised=torch.tensor(noisy) != torch.tensor(clean),
+    )
+
+
+def softcap(model, logits):
+    cap = model.final_logit_softcapping
+    return torch.tanh(logits.float() / cap) * cap
+
+
+def forward_losses(model, batch, self_condition: bool):
+    """Diffusion loss on canvases and next-token loss on the encoder; returns (total, parts)."""
+    cfg = model.config.text_config
+    k = CANVASES_PER_CONTEXT
+    enc_len = batch["enc_ids"].shape[1]
+    cache = DynamicCache(config=cfg)
+    enc = model.model.encoder(input_ids=batch["enc_ids"], attention_mask=batch["enc_mask"], past_key_values=cache)
+    enc_logits = softcap(model, model.lm_head(enc.last_hidden_state[:, :-1]))
+    enc_targets = batch["enc_ids"][:, 1:].masked_fill(~batch["enc_mask"][:, 1:], -100)
+    enc_loss = F.cross_entropy(enc_logits.reshape(-1, cfg.vocab_size), enc_targets.reshape(-1), ignore_index=-100)
+
+    cache.batch_repeat_interleave(k)
+    canvas_len = batch["noisy"].shape[1]
+    dec_mask = F.pad(batch["enc_mask"].repeat_interleave(k, 0), (0, canvas_len), value=True)
+    positions = torch.arange(enc_len, enc_len + canvas_len).unsqueeze(0)
+    kwargs = dict(decoder_input_ids=batch["noisy"], past_key_values=cache, decoder_attention_mask=dec_mask,
+                  decoder_position_ids=positions)
+    sc_logits = None
+    if self_condition:
+        with torch.no_grad():
+            sc_logits = model(**kwargs).logits.detach()
+    logits = model(**kwargs, self_conditioning_logits=sc_logits).logits
+    ce = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), batch["clean"].reshape(-1), reduction="none")
+    w = batch["weight"].reshape(-1)
+    diff_loss = (ce * w).sum() / w.sum()
+    correct = (logits.argmax(-1) == batch["clean"]) & batch["noised"]
+    acc = correct.sum().item() / max(1, batch["noised"].sum().item())
+    total = diff_loss + ENCODER_LOSS_WEIGHT * enc_loss
+    return total, dict(diff=diff_loss.item(), enc=enc_loss.item(), acc=acc)
+
+
+def fixed_val_batches(examples: Examples, vocab: int, pad_id: int):
+    """Held-out batches with fixed noise: infill at full noise (the first inference step) and windows at 50%."""
+    rng = random.Random(1234)
+    out = {}
+    for kind, level in (("infill", 1.0), ("window", 0.5)):
+        batches = []
+        for _ in range(4):
+            ex = [examples.draw(kind) for _ in range(CONTEXTS_PER_BATCH)]
+            batches.append(collate(ex, rng, pad_id, vocab, levels=[level] * CONTEXTS_PER_BATCH * CANVASES_PER_CONTEXT))
+        out[f"{kind}@{level}"] = batches
+    return out
+
+
+@torch.no_grad()
+def evaluate(model, val, autocast):
+    model.eval()
+    report = {}
+    for name, batches in val.items():
+        parts = []
+        for b in batches:
+            with autocast():
+                parts.append(forward_losses(model, b, self_condition=False)[1])
+        report[name] = {k: round(sum(p[k] for p in parts) / len(parts), 4) for k in parts[0]}
+    model.train()
+    return report
+
+
+def export(model, ema, tokenizer_path: Path, out: Path):
+    """Write a loadable model directory (EMA weights, config, tokenizer, layout budget)."""
+    out.mkdir(parents=True, exist_ok=True)
+    live = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(ema, strict=False)
+    model.save_pretrained(out, safe_serialization=True)
+    model.load_state_dict(live)
+    (out / "tokenizer.json").write_bytes(tokenizer_path.read_bytes())
+    (out / "dg.json").write_text(json.dumps({"budget": asdict(BUDGET), "canvas": CANVAS}, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    ap.add_argument("--out", type=Path, default=Path("runs/dg-tiny"))
+    ap.add_argument("--minutes", type=float, default=1e9, help="stop after this much training time")
+    ap.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
+    ap.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+
+    tok_path = args.out / "tokenizer.json"
+    if not tok_path.exists():
+        tok_path.write_bytes((PACKAGED / "tokenizer.json").read_bytes())
+    tokenizer = Tokenizer.from_file(str(tok_path))
+    config = model_config(tokenizer)
+    model = TextOnlyDiffusionGemma(config).to(args.device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0}],
+                            lr=LR, betas=(0.9, 0.95))
+    ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    state = dict(step=0, tokens=0, supervised=0, seconds=0.0)
+
+    ckpt = args.out / "ckpt.pt"
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location=args.device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        ema = saved["ema"]
+        state = saved["state"]
+        print(f"resumed {ckpt} at step {state['step']}", flush=True)
+    elif (PACKAGED / "model.safetensors").exists():
+        shipped = TextOnlyDiffusionGemma.from_pretrained(PACKAGED)
+        model.load_state_dict(shipped.state_dict())
+        ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+        print(f"initialised from the packaged weights in {PACKAGED}", flush=True)
+
+    n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    print(f"dg-tiny: {n_params / 1e6:.2f}M parameters on {args.device}", flush=True)
+    train = Examples(args.corpus / "train.jsonl", tokenizer, seed=state["step"])
+    val = fixed_val_batches(Examples(args.corpus / "val.jsonl", tokenizer, seed=0), config.text_config.vocab_size,
+                            train.pad)
+    rng = random.Random(state["step"] + 1)
+    use_bf16 = args.device == "cpu" or torch.cuda.is_bf16_supported()
+    autocast = lambda: torch.autocast(args.device, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+    log = (args.out / "log.jsonl").open("a")
+
+    def save():
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), ema=ema, state=state), tmp)
+        tmp.replace(ckpt)
+        export(model, ema, tok_path, args.out / "export")
+
+    start = time.time()
+    last_save = start
+    window = []
+    model.train()
+    while time.time() - start < args.minutes * 60:
+        t0 = time.time()
+        batch = collate([train.draw() for _ in range(CONTEXTS_PER_BATCH)], rng, train.pad,
+                        config.text_config.vocab_size)
+        batch = {k: v.to(args.device) for k, v in batch.items()}
+        lr = LR * min(1.0, (state["step"] + 1) / WARMUP)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with autocast():
+            loss, parts = forward_losses(model, batch, self_condition=rng.random() < SELF_CONDITIONING_P)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            d = EMA_DECAY if state["step"] > 1000 else 0.0
+            for k, v in model.state_dict().items():
+                ema[k].mul_(d).add_(v.float(), alpha=1 - d)
+        dt = time.time() - t0
+        state["step"] += 1
+        state["seconds"] += dt
+        state["tokens"] += batch["enc_ids"].numel() + batch["noisy"].numel()
+        state["supervised"] += int((batch["weight"] > 0).sum()) + int(batch["enc_mask"].sum())
+        window.append((dt, parts))
+        if state["step"] % 25 == 0:
+            secs = sum(w[0] for w in window)
+            toks = (batch["enc_ids"].numel() + batch["noisy"].numel()) * len(window)
+            row = dict(step=state["step"], minutes=round(state["seconds"] / 60, 2), lr=lr,
+                       tok_s=round(toks / secs), tokens=state["tokens"],
+                       **{k: round(sum(w[1][k] for w in window) / len(window), 4) for k in parts})
+            print(json.dumps(row), flush=True)
+            window = []
+        if state["step"] % args.eval_every == 0:
+            row = dict(step=state["step"], minutes=round(state["seconds"] / 60, 2), tokens=state["tokens"],
+                       supervised=state["supervised"], val=evaluate(model, val, autocast))
+            print(json.dumps(row), flush=True)
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+        if time.time() - last_save > args.save_every * 60:
+            save()
+            last_save = time.time()
+    save()
+
+
+if __name__ == "__main__":
+    main()
