@@ -1,0 +1,308 @@
+"""Talk to the engine daemon: sync and asyncio clients. No torch import.
+
+Both clients start the daemon when none answers (unless told not to) and reconnect on the next
+call after the daemon dies or restarts.
+
+    client = EngineClient()                      # the embedded dg-tiny, default socket
+    result = client.infill("def add(a, b):\\n", "\\n", max_tokens=24)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from engine import DEFAULT_MODEL_DIR
+from engine import protocol as p
+
+START_TIMEOUT_S = 120.0
+REQUEST_TIMEOUT_S = 30.0
+
+
+class EngineError(Exception):
+    """The daemon answered with an error (code is one of the protocol's error codes)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class EngineUnavailable(EngineError):
+    """No daemon answers and none could be started."""
+
+    def __init__(self, message: str):
+        super().__init__("unavailable", message)
+
+
+class Endpoint:
+    """Where the daemon listens: a Unix socket path, or tcp://HOST:PORT with a token."""
+
+    def __init__(self, address: str | os.PathLike | None = None, model_dir: str | os.PathLike | None = None,
+                 token: str | None = None):
+        self.model_dir = Path(model_dir or DEFAULT_MODEL_DIR)
+        address = str(address) if address else str(p.default_socket(self.model_dir))
+        self.tcp = None
+        if address.startswith("tcp://"):
+            host, _, port = address[len("tcp://") :].rpartition(":")
+            self.tcp = (host or "127.0.0.1", int(port))
+        self.address = address
+        self.token = token or os.environ.get("DG_ENGINE_TOKEN")
+
+    def log_path(self) -> Path:
+        return p.runtime_dir() / (Path(self.address).name + ".log" if not self.tcp else "engine-tcp.log")
+
+    def start_daemon(self) -> subprocess.Popen:
+        """Start `dg-engine serve` detached from this process, logging to the runtime directory."""
+        if self.tcp:
+            raise EngineUnavailable(f"no engine answers at {self.address}; start it with dg-engine serve --tcp")
+        cmd = [sys.executable, "-m", "engine", "serve", "--model", str(self.model_dir), "--socket", self.address]
+        log = self.log_path().open("ab")
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+
+    def auth_message(self) -> dict | None:
+        return {"op": "auth", "id": "auth", "token": self.token} if self.tcp else None
+
+
+def _raise_for(reply: dict):
+    if reply.get("ok"):
+        return reply.get("result")
+    err = reply.get("error") or {}
+    raise EngineError(err.get("code", p.INTERNAL), err.get("message", "unknown error"))
+
+
+class EngineClient:
+    """Blocking client; one request at a time per client (guarded by a lock)."""
+
+    def __init__(self, address=None, model_dir=None, *, autostart: bool = True, token: str | None = None,
+                 timeout: float = REQUEST_TIMEOUT_S):
+        self.endpoint = Endpoint(address, model_dir, token)
+        self.autostart = autostart
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buf = b""
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _connect_once(self) -> socket.socket:
+        if self.endpoint.tcp:
+            sock = socket.create_connection(self.endpoint.tcp, timeout=self.timeout)
+        else:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            sock.connect(self.endpoint.address)
+        self._buf = b""
+        auth = self.endpoint.auth_message()
+        if auth:
+            sock.sendall(p.encode(auth))
+            self._sock = sock
+            _raise_for(self._read_reply("auth"))
+        return sock
+
+    def _connect(self) -> socket.socket:
+        if self._sock is not None:
+            return self._sock
+        try:
+            self._sock = self._connect_once()
+            return self._sock
+        except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
+            if not self.autostart:
+                raise EngineUnavailable(f"no engine answers at {self.endpoint.address}") from None
+        proc = self.endpoint.start_daemon()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise EngineUnavailable(f"the engine exited with code {proc.returncode}; see {self.endpoint.log_path()}")
+            try:
+                self._sock = self._connect_once()
+                return self._sock
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.05)
+        raise EngineUnavailable(f"the engine did not start within {START_TIMEOUT_S:.0f}s")
+
+    def _read_reply(self, id: str) -> dict:
+        while True:
+            line, sep, rest = self._buf.partition(b"\n")
+            if sep:
+                self._buf = rest
+                reply = json.loads(line)
+                if reply.get("id") == id:
+                    return reply
+                continue
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("engine closed the connection")
+            self._buf += chunk
+
+    def call(self, op: str, **fields):
+        """Send one request and wait for its reply; reconnects once if the daemon went away."""
+        with self._lock:
+            for attempt in (1, 2):
+                id = str(next(self._ids))
+                try:
+                    sock = self._connect()
+                    sock.sendall(p.encode(p.request_message(op, id, **fields)))
+                    return _raise_for(self._read_reply(id))
+                except (ConnectionError, BrokenPipeError, socket.timeout, OSError) as exc:
+                    self.close_socket()
+                    if attempt == 2 or isinstance(exc, socket.timeout):
+                        raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
+
+    def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
+               deadline_ms: int | None = None) -> p.InfillResult:
+        return p.result_from_dict(self.call("infill", prefix=prefix, suffix=suffix, max_tokens=max_tokens, doc=doc,
+                                            deadline_ms=deadline_ms))
+
+    def status(self) -> p.Status:
+        return p.status_from_dict(self.call("status"))
+
+    def shutdown(self) -> None:
+        self.call("shutdown")
+        self.close_socket()
+
+    def close_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    close = close_socket
+
+
+class AsyncEngineClient:
+    """asyncio client: many requests in flight on one connection, replies matched by id."""
+
+    def __init__(self, address=None, model_dir=None, *, autostart: bool = True, token: str | None = None,
+                 timeout: float = REQUEST_TIMEOUT_S):
+        self.endpoint = Endpoint(address, model_dir, token)
+        self.autostart = autostart
+        self.timeout = timeout
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task | None = None
+        self._pending: dict[str, asyncio.Future] = {}
+        self._ids = itertools.count(1)
+        self._connecting: asyncio.Lock | None = None
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None and not self._writer.is_closing()
+
+    async def _open(self):
+        if self.endpoint.tcp:
+            return await asyncio.open_connection(*self.endpoint.tcp, limit=p.MAX_MESSAGE_BYTES * 2)
+        return await asyncio.open_unix_connection(self.endpoint.address, limit=p.MAX_MESSAGE_BYTES * 2)
+
+    async def connect(self) -> None:
+        """Connect, starting the daemon first if none answers and autostart is on."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self.connected:
+                return
+            try:
+                reader, writer = await self._open()
+            except (FileNotFoundError, ConnectionRefusedError):
+                if not self.autostart:
+                    raise EngineUnavailable(f"no engine answers at {self.endpoint.address}") from None
+                reader, writer = await self._start_and_open()
+            self._writer = writer
+            self._reader_task = asyncio.get_running_loop().create_task(self._read_loop(reader))
+        auth = self.endpoint.auth_message()
+        if auth:
+            await self._send_and_wait(auth)
+
+    async def _start_and_open(self):
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self.endpoint.start_daemon()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise EngineUnavailable(
+                    f"the engine exited with code {self._proc.returncode}; see {self.endpoint.log_path()}")
+            try:
+                return await self._open()
+            except (FileNotFoundError, ConnectionRefusedError):
+                await asyncio.sleep(0.05)
+        raise EngineUnavailable(f"the engine did not start within {START_TIMEOUT_S:.0f}s")
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while line := await reader.readline():
+                reply = json.loads(line)
+                fut = self._pending.pop(str(reply.get("id")), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(reply)
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            self._writer = None
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(EngineUnavailable("the engine connection closed"))
+            self._pending.clear()
+
+    async def _send_and_wait(self, message: dict):
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[message["id"]] = fut
+        try:
+            self._writer.write(p.encode(message))
+            await self._writer.drain()
+            reply = await asyncio.wait_for(fut, self.timeout)
+        except (ConnectionError, AttributeError) as exc:
+            raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
+        except asyncio.TimeoutError:
+            raise EngineUnavailable(f"the engine did not answer within {self.timeout:.0f}s") from None
+        finally:
+            self._pending.pop(message["id"], None)
+        return _raise_for(reply)
+
+    async def call(self, op: str, id: str | None = None, **fields):
+        """Send one request and await its reply; reconnects once if the daemon went away."""
+        for attempt in (1, 2):
+            try:
+                await self.connect()
+                msg = p.request_message(op, id or f"a{next(self._ids)}", **fields)
+                return await self._send_and_wait(msg)
+            except EngineUnavailable:
+                await self.close()
+                if attempt == 2:
+                    raise
+
+    def new_id(self) -> str:
+        return f"a{next(self._ids)}"
+
+    async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
+                     deadline_ms: int | None = None, id: str | None = None) -> p.InfillResult:
+        result = await self.call("infill", id=id, prefix=prefix, suffix=suffix, max_tokens=max_tokens, doc=doc,
+                                 deadline_ms=deadline_ms)
+        return p.result_from_dict(result)
+
+    async def cancel(self, id: str) -> None:
+        """Ask the daemon to drop a request; its infill call then raises EngineError('cancelled')."""
+        if self.connected:
+            self._writer.write(p.encode(p.request_message("cancel", f"c{next(self._ids)}", target=id)))
+            await self._writer.drain()
+
+    async def status(self) -> p.Status:
+        return p.status_from_dict(await self.call("status"))
+
+    async def shutdown(self) -> None:
+        try:
+            await self.call("shutdown")
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            self._reader_task = None

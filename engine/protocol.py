@@ -1,0 +1,158 @@
+"""The wire protocol between engine clients and the daemon: every message is defined here.
+
+Transport: newline-delimited JSON objects over a Unix socket (or loopback TCP with a shared token).
+Requests carry text, never token ids: the daemon owns the tokenizer. Replies carry the request id
+and may arrive out of order, so one connection can have many requests in flight.
+
+    -> {"op": "infill", "id": "7", "doc": "file:///a.py", "prefix": "...", "suffix": "...",
+        "max_tokens": 24, "deadline_ms": 2000}
+    <- {"id": "7", "ok": true, "result": {"text": "...", "steps": 6, ...}}
+    <- {"id": "7", "ok": false, "error": {"code": "superseded", "message": "..."}}
+
+No torch here: the LSP server and the CLI import this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_GAP_TOKENS = 256
+
+# Error codes a reply can carry.
+BAD_REQUEST = "bad_request"
+TOO_LARGE = "too_large"
+UNAUTHORIZED = "unauthorized"
+CANCELLED = "cancelled"
+SUPERSEDED = "superseded"
+DEADLINE = "deadline"
+SHUTTING_DOWN = "shutting_down"
+INTERNAL = "internal"
+
+
+class ProtocolError(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class InfillRequest:
+    id: str
+    prefix: str
+    suffix: str
+    max_tokens: int
+    doc: str = ""
+    deadline_ms: int | None = None
+
+    op = "infill"
+
+
+@dataclass(frozen=True)
+class InfillResult:
+    text: str
+    steps: int
+    tokens_per_forward: float
+    mean_confidence: float
+    min_confidence: float
+    token_confidences: list[float] = field(default_factory=list)
+    ended: bool = True  # the model marked where the middle ends (it did not run out of gap)
+    cached_prefix: bool = False  # the encoder KV cache of this context was reused
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Status:
+    model: str
+    device: str
+    dtype: str
+    ready: bool
+    queue_depth: int
+    requests: int
+    ms_per_step: float
+    steps_per_infill: float
+    cache_hit_rate: float
+    uptime_s: float
+    pid: int
+
+
+def encode(message: dict) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def request_message(op: str, id: str, **fields) -> dict:
+    return {"op": op, "id": id, **fields}
+
+
+def infill_message(req: InfillRequest) -> dict:
+    return {"op": InfillRequest.op, **asdict(req)}
+
+
+def ok(id: str | None, result) -> dict:
+    return {"id": id, "ok": True, "result": asdict(result) if hasattr(result, "__dataclass_fields__") else result}
+
+
+def error(id: str | None, code: str, message: str) -> dict:
+    return {"id": id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def decode(line: bytes) -> dict:
+    """Parse one request line; raise ProtocolError with a code fit for the reply."""
+    if len(line) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(TOO_LARGE, f"message of {len(line)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        msg = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(BAD_REQUEST, f"not a JSON object: {exc}") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("op"), str):
+        raise ProtocolError(BAD_REQUEST, "a message is a JSON object with a string 'op'")
+    return msg
+
+
+def parse_infill(msg: dict) -> InfillRequest:
+    try:
+        req = InfillRequest(
+            id=str(msg["id"]),
+            prefix=msg["prefix"],
+            suffix=msg.get("suffix", ""),
+            max_tokens=int(msg.get("max_tokens", 24)),
+            doc=str(msg.get("doc", "")),
+            deadline_ms=None if msg.get("deadline_ms") is None else int(msg["deadline_ms"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
+    if not isinstance(req.prefix, str) or not isinstance(req.suffix, str):
+        raise ProtocolError(BAD_REQUEST, "prefix and suffix must be strings")
+    if not 1 <= req.max_tokens <= MAX_GAP_TOKENS:
+        raise ProtocolError(BAD_REQUEST, f"max_tokens must be within 1..{MAX_GAP_TOKENS}")
+    return req
+
+
+def result_from_dict(d: dict) -> InfillResult:
+    return InfillResult(**{k: v for k, v in d.items() if k in InfillResult.__dataclass_fields__})
+
+
+def status_from_dict(d: dict) -> Status:
+    return Status(**{k: v for k, v in d.items() if k in Status.__dataclass_fields__})
+
+
+def runtime_dir() -> Path:
+    """A per-user directory only its owner can enter (mode 0700)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"dg-lsp-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user")
+    path.chmod(0o700)
+    return path
+
+
+def default_socket(model_dir: str | os.PathLike) -> Path:
+    """One daemon per model: the socket name carries a hash of the resolved model directory."""
+    key = hashlib.sha1(str(Path(model_dir).resolve()).encode()).hexdigest()[:10]
+    return runtime_dir() / f"engine-{key}.sock"
