@@ -1,0 +1,12 @@
+"""Clip a completion to the request's line limit."""
+
+from __future__ import annotations
+
+from infill.request import InfillRequest
+
+
+def clip_lines(text: str, request: InfillRequest) -> str:
+    lines = text.split("\n")
+    # After a block opener the first line is the (empty) rest of the opener's line, not a body line.
+    limit = request.max_lines + (1 if lines[0].strip() == "" and len(lines) > 1 else 0)
+    return "\n".join(lines[:limit])

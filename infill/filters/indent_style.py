@@ -1,0 +1,39 @@
+"""Re-indent a multi-line completion in the file's style: tabs or spaces, and the file's width."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from infill.filters.lines import cursor_line_head
+from infill.indentation import TAB_WIDTH, leading, render, width
+from infill.request import InfillRequest
+
+
+def normalize_indentation(text: str, request: InfillRequest) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    unit = request.indent
+    target = TAB_WIDTH if unit == "\t" else len(unit)
+    base = width(leading(cursor_line_head(request)))
+    own = _step(base, [width(leading(line)) for line in lines[1:] if line.strip()]) or target
+    out = [lines[0]]
+    for line in lines[1:]:
+        body = line.lstrip(" \t")
+        if not body:
+            out.append("")
+            continue
+        depth = base + round((width(leading(line)) - base) * target / own)
+        out.append(render(max(depth, 0), unit) + body)
+    return "\n".join(out)
+
+
+def _step(base: int, widths: list[int]) -> int:
+    """The completion's own indentation step: the commonest change between consecutive lines."""
+    steps: Counter[int] = Counter()
+    previous = base
+    for depth in widths:
+        if depth != previous:
+            steps[abs(depth - previous)] += 1
+        previous = depth
+    return steps.most_common(1)[0][0] if steps else 0

@@ -1,0 +1,26 @@
+"""Drop a completion that adds tree-sitter ERROR or MISSING nodes to the document.
+
+The document is reparsed incrementally with the completion in place, and errors are counted only
+where the two trees differ (Tree.changed_ranges), so the check costs little on a large file.
+"""
+
+from __future__ import annotations
+
+from infill.document import Document
+from infill.offsets import encode
+from infill.request import InfillRequest
+from infill.syntax import error_count
+
+
+def drop_new_parse_errors(text: str, request: InfillRequest, doc: Document | None) -> str:
+    if doc is None or not text:
+        return text
+    trees = doc.parse_replacement(request.offset, request.replace_end, text)
+    if trees is None:
+        return text
+    old, new = trees
+    start = doc.index.to_byte(request.offset)
+    low, high = start, start + len(encode(text))
+    for changed in old.changed_ranges(new):
+        low, high = min(low, changed.start_byte), max(high, changed.end_byte)
+    return text if error_count(new, low, high) <= error_count(old, low, high) else ""

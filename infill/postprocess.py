@@ -1,0 +1,55 @@
+"""`postprocess`: raw model text -> a completion fit to insert, or None.
+
+The filters run in this order: loops first, so later filters do not work on garbage; indentation
+before the dedent rule, which compares widths in the file's style; the parse check last, as it is
+the only one that reparses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infill.document import Document
+from infill.filters.brackets import balance_brackets
+from infill.filters.clip import clip_lines
+from infill.filters.indent_style import normalize_indentation
+from infill.filters.lines import rest_of_line
+from infill.filters.parse_errors import drop_new_parse_errors
+from infill.filters.repetition import drop_repetition
+from infill.filters.suffix_repeat import drop_suffix_repeat
+from infill.filters.syntax_end import stop_at_syntax_end
+from infill.request import InfillRequest
+
+FILTERS = (drop_repetition, normalize_indentation, stop_at_syntax_end, clip_lines,
+           drop_suffix_repeat, balance_brackets)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    start: int
+    end: int
+
+
+def postprocess(request: InfillRequest, raw_text: str, doc: Document | None = None) -> Completion | None:
+    """The completion to insert over [request.offset, request.replace_end), or None.
+
+    With `doc` (the document the request was built from, unchanged since) a completion that adds
+    parse errors is dropped; a doc that no longer holds the request's range gets None.
+    """
+    if doc is not None and request.replace_end > len(doc.text):
+        return None
+    text = raw_text.replace("\r\n", "\n").replace("\r", "\n")
+    for step in FILTERS:
+        text = step(text, request)
+        if not text.strip():
+            return None
+    if not rest_of_line(request).strip():
+        # Nothing follows on the line: trailing blanks and newlines would only add empty lines.
+        text = text.rstrip()
+    text = drop_new_parse_errors(text, request, doc)
+    if not text.strip():
+        return None
+    if "\r\n" in request.prefix or "\r\n" in request.suffix:
+        text = text.replace("\n", "\r\n")
+    return Completion(text, request.offset, request.replace_end)

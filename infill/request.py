@@ -1,0 +1,67 @@
+"""`build_request`: document + cursor -> what the engine fills (context windows and gap shape)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from infill.context import prefix_context, suffix_context
+from infill.document import Document
+from infill.gap import BLOCK, LINE, REST_OF_LINE, SHORT, classify
+from infill.indentation import detect_unit
+
+# Gap sizes in model tokens per mode: a comment word, the end of a line, a line, a block.
+MODE_TOKENS = {SHORT: 8, REST_OF_LINE: 16, LINE: 24, BLOCK: 64}
+BLOCK_LINES = 8
+TOKENS_PER_BLOCK_LINE = MODE_TOKENS[BLOCK] // BLOCK_LINES
+
+
+@dataclass(frozen=True)
+class InfillRequest:
+    prefix: str
+    suffix: str
+    offset: int
+    replace_end: int
+    language: str
+    mode: str
+    max_tokens: int
+    max_lines: int
+    indent: str
+
+
+def build_request(doc: Document, offset: int, *, prefix_tokens: int = 1024, suffix_tokens: int = 256,
+                  max_lines: int | None = None,
+                  open_documents: Iterable[Document] = ()) -> InfillRequest | None:
+    """The request for a completion at `offset`, or None where none makes sense.
+
+    None for an offset outside the text, a binary or oversized document, and a gap classify()
+    rejects (the middle of a word, between "\\r" and "\\n").
+    """
+    text = doc.text
+    if not 0 <= offset <= len(text) or doc.too_large or "\0" in text:
+        return None
+    gap = classify(doc, offset)
+    if gap is None:
+        return None
+    mode = gap.mode
+    if mode == BLOCK and max_lines is not None and max_lines <= 1:
+        mode = LINE
+    if mode == BLOCK:
+        lines = BLOCK_LINES if max_lines is None else max_lines
+        tokens = TOKENS_PER_BLOCK_LINE * lines
+    else:
+        lines, tokens = 1, MODE_TOKENS[mode]
+    prefix = prefix_context(doc, offset, prefix_tokens, open_documents)
+    suffix = suffix_context(doc, gap.replace_end, suffix_tokens)
+    lang = doc.language
+    return InfillRequest(
+        prefix=prefix,
+        suffix=suffix,
+        offset=offset,
+        replace_end=gap.replace_end,
+        language=lang.name if lang else "text",
+        mode=mode,
+        max_tokens=tokens,
+        max_lines=lines,
+        indent=detect_unit(prefix[-2000:] + suffix[:1000], lang.indent if lang else "    "),
+    )

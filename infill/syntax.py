@@ -1,0 +1,116 @@
+"""Questions asked of a document's syntax tree, answered in str offsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tree_sitter
+
+from infill.document import Document
+
+_STRING_TYPES = frozenset({"char_literal", "character_literal", "rune_literal", "text_block",
+                           "heredoc_body", "double_quote_scalar", "single_quote_scalar",
+                           "block_scalar"})
+
+
+def is_comment(node: tree_sitter.Node) -> bool:
+    return "comment" in node.type
+
+
+def is_string(node: tree_sitter.Node) -> bool:
+    return "string" in node.type or node.type in _STRING_TYPES
+
+
+def is_literal(node: tree_sitter.Node) -> bool:
+    return is_comment(node) or is_string(node)
+
+
+def literal_at(doc: Document, offset: int) -> str | None:
+    """"comment" or "string" when the cursor is inside one, else None (code, or plain text)."""
+    tree = doc.tree
+    if tree is None or offset == 0:
+        return None
+    byte = doc.index.to_byte(offset)
+    node = tree.root_node.descendant_for_byte_range(byte - 1, byte)
+    while node is not None:
+        kind = node.type
+        if "interpolation" in kind or "substitution" in kind:
+            return None
+        if is_comment(node):
+            inside = node.start_byte < byte < node.end_byte
+            # A line comment runs to the end of its line: typing at its end is still the comment.
+            at_open_end = byte == node.end_byte and not node.text.endswith((b"*/", b"-->", b"]]"))
+            return "comment" if inside or at_open_end else None
+        if is_string(node) and node.start_byte < byte < node.end_byte:
+            return "string"
+        node = node.parent
+    return None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An enclosing construct with a body: where it starts and where its header ends (str offsets)."""
+    start: int
+    header_end: int
+
+
+def enclosing_scopes(doc: Document, offset: int) -> list[Scope]:
+    """Constructs with a body that holds the cursor, outermost first."""
+    tree = doc.tree
+    if tree is None:
+        return []
+    index, text = doc.index, doc.text
+    byte = index.to_byte(offset)
+    node = tree.root_node.descendant_for_byte_range(byte, byte)
+    scopes = []
+    while node is not None:
+        body = node.child_by_field_name("body")
+        if body is not None and body.start_byte < byte <= body.end_byte and node.start_byte < body.start_byte:
+            body_start = index.to_char(body.start_byte)
+            # A braced body keeps its "{" so the header reads as an opened block.
+            header_end = body_start + 1 if text[body_start:body_start + 1] in ("{", "[") else body_start
+            scopes.append(Scope(index.to_char(node.start_byte), header_end))
+        node = node.parent
+    scopes.reverse()
+    return scopes
+
+
+def leading_imports(doc: Document, before: int, limit: int = 64) -> list[tuple[int, int]]:
+    """(start, end) of the import statements among the file's first top-level nodes before `before`.
+
+    The scan stops at the first definition with a body: imports come first in nearly every file,
+    and a bounded scan keeps this cheap on every keystroke.
+    """
+    tree, lang = doc.tree, doc.language
+    if tree is None or not lang.import_types:
+        return []
+    index = doc.index
+    before_byte = index.to_byte(before)
+    cursor = tree.walk()
+    found = []
+    if not cursor.goto_first_child():
+        return found
+    for _ in range(limit):
+        node = cursor.node
+        if node.start_byte >= before_byte or node.child_by_field_name("body") is not None:
+            break
+        if node.type in lang.import_types:
+            found.append((index.to_char(node.start_byte), index.to_char(node.end_byte)))
+        if not cursor.goto_next_sibling():
+            break
+    return found
+
+
+@lru_cache(maxsize=None)
+def _error_query(language: tree_sitter.Language) -> tree_sitter.Query:
+    return tree_sitter.Query(language, "[(ERROR) (MISSING)] @error")
+
+
+def error_count(tree: tree_sitter.Tree, start_byte: int, end_byte: int) -> int:
+    """ERROR and MISSING nodes that overlap the byte range."""
+    if not tree.root_node.has_error:
+        return 0
+    cursor = tree_sitter.QueryCursor(_error_query(tree.language))
+    cursor.set_byte_range(start_byte, end_byte)
+    return len(cursor.captures(tree.root_node).get("error", ()))

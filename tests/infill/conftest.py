@@ -1,0 +1,16 @@
+import pytest
+
+from infill import Document
+
+CURSOR = "█"
+
+
+def at_cursor(source: str, language: str | None = None, path: str | None = None) -> tuple[Document, int]:
+    """A document from `source` with the cursor marker removed, and the cursor's offset."""
+    offset = source.index(CURSOR)
+    return Document(source.replace(CURSOR, "", 1), language, path), offset
+
+
+@pytest.fixture
+def cursor_doc():
+    return at_cursor
