@@ -30,24 +30,35 @@ def prefix_context(doc: Document, offset: int, tokens: int,
     budget = chars_for(tokens)
     line_start = text.rfind("\n", 0, offset) + 1
     extras_budget = budget // EXTRAS_SHARE
-    headers, start = _headers(doc, offset, max(0, offset - budget), line_start, extras_budget)
-    used = sum(len(h) + 1 for h in headers)
-    start = max(start, offset - (budget - used))
-    headers, header_floor = _headers(doc, offset, start, line_start, extras_budget)
-    used = sum(len(h) + 1 for h in headers)
-    start = max(header_floor, _align_start(text, start, offset))
-    start = _snap_start(doc, start, offset, budget // SNAP_SHARE)
-    imports = []
+    start = max(0, offset - budget)
+    extras: list[str] = []
     if start > 0:
-        for import_start, import_end in leading_imports(doc, start):
-            statement = text[import_start:import_end]
-            if used + len(statement) + 1 <= extras_budget:
-                imports.append(statement)
-                used += len(statement) + 1
-    window = text[start:offset]
-    snippets = definition_snippets(doc, text[max(line_start - 400, start):offset] + text[offset:offset + 200],
-                                   open_documents, extras_budget - used)
-    return "".join(part + "\n" for part in snippets + imports + headers) + window
+        # Headers shrink the window, which can cut one more scope: settle that in a second pass.
+        headers, _ = _headers(doc, offset, start, line_start, extras_budget)
+        headers, floor = _headers(doc, offset, offset - budget + _size(headers), line_start, extras_budget)
+        imports = _imports(doc, start, extras_budget - _size(headers))
+        extras = imports + headers
+        start = max(floor, _align_start(text, offset - budget + _size(extras), offset))
+        start = _snap_start(doc, start, offset, budget // SNAP_SHARE)
+    nearby = text[max(line_start - 400, start):offset] + text[offset:offset + 200]
+    room = min(extras_budget - _size(extras), budget - _size(extras) - (offset - start))
+    snippets = definition_snippets(doc, nearby, open_documents, room)
+    return "".join(part + "\n" for part in snippets + extras) + text[start:offset]
+
+
+def _size(parts: list[str]) -> int:
+    return sum(len(part) + 1 for part in parts)
+
+
+def _imports(doc: Document, before: int, budget: int) -> list[str]:
+    found = []
+    for start, end in leading_imports(doc, before):
+        statement = doc.text[start:end].rstrip()
+        if len(statement) + 1 > budget:
+            break
+        found.append(statement)
+        budget -= len(statement) + 1
+    return found
 
 
 def suffix_context(doc: Document, offset: int, tokens: int) -> str:
@@ -76,8 +87,8 @@ def _headers(doc: Document, offset: int, window_start: int, line_start: int,
     for scope in reversed(enclosing_scopes(doc, offset)):
         if scope.start >= window_start:
             continue
-        after = text.find("\n", scope.header_end) + 1
-        if after == 0 or after > line_start:
+        after = _line_after(text, scope.header_end)
+        if after > line_start:
             continue
         head_start = text.rfind("\n", 0, scope.start) + 1
         header = text[head_start:scope.header_end].rstrip()
@@ -89,6 +100,16 @@ def _headers(doc: Document, offset: int, window_start: int, line_start: int,
         used += len(header) + 1
         floor = max(floor, after)
     return headers, floor
+
+
+def _line_after(text: str, offset: int) -> int:
+    """Where a window can start to follow text that ends at `offset`: the start of offset's line
+    when only blanks precede it there, else the next line."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    if not text[line_start:offset].strip():
+        return line_start
+    newline = text.find("\n", offset)
+    return newline + 1 if newline >= 0 else len(text)
 
 
 def _align_start(text: str, start: int, offset: int) -> int:

@@ -8,6 +8,7 @@ from functools import lru_cache
 import tree_sitter
 
 from infill.document import Document
+from infill.indentation import leading, width
 
 _STRING_TYPES = frozenset({"char_literal", "character_literal", "rune_literal", "text_block",
                            "heredoc_body", "double_quote_scalar", "single_quote_scalar",
@@ -56,21 +57,33 @@ class Scope:
 
 
 def enclosing_scopes(doc: Document, offset: int) -> list[Scope]:
-    """Constructs with a body that holds the cursor, outermost first."""
+    """Constructs with a body that holds the cursor, outermost first.
+
+    The tree ends a body at its last statement, so a cursor on a blank line below it is placed by
+    indentation: it is in the scope when indented deeper than the scope's first line.
+    """
     tree = doc.tree
     if tree is None:
         return []
     index, text = doc.index, doc.text
     byte = index.to_byte(offset)
-    node = tree.root_node.descendant_for_byte_range(byte, byte)
+    anchor = offset
+    while anchor > 0 and text[anchor - 1] in " \t\r\n":
+        anchor -= 1
+    anchor_byte = index.to_byte(anchor)
+    node = tree.root_node.descendant_for_byte_range(max(anchor_byte - 1, 0), anchor_byte)
+    line_start = text.rfind("\n", 0, offset) + 1
+    depth = width(leading(text[line_start:offset]))
     scopes = []
     while node is not None:
         body = node.child_by_field_name("body")
-        if body is not None and body.start_byte < byte <= body.end_byte and node.start_byte < body.start_byte:
-            body_start = index.to_char(body.start_byte)
-            # A braced body keeps its "{" so the header reads as an opened block.
-            header_end = body_start + 1 if text[body_start:body_start + 1] in ("{", "[") else body_start
-            scopes.append(Scope(index.to_char(node.start_byte), header_end))
+        if body is not None and node.start_byte < body.start_byte < byte:
+            start = index.to_char(node.start_byte)
+            if byte <= body.end_byte or depth > width(leading(text[text.rfind("\n", 0, start) + 1:start + 1])):
+                body_start = index.to_char(body.start_byte)
+                # A braced body keeps its "{" so the header reads as an opened block.
+                braced = text[body_start:body_start + 1] in ("{", "[")
+                scopes.append(Scope(start, body_start + 1 if braced else body_start))
         node = node.parent
     scopes.reverse()
     return scopes

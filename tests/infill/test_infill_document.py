@@ -1,0 +1,122 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pytest
+
+from infill import Document
+from infill.offsets import Utf8Index, encode
+
+PYTHON = '''import os
+
+
+class Greeter:
+    """Says hello; ünïcödé 😀 in a docstring."""
+
+    def greet(self, name: str) -> str:
+        if not name:
+            return "nobody 🙃"
+        return f"hello {name}"
+'''
+
+C = "#include <stdio.h>\r\n\r\nint main(void) {\r\n    printf(\"héllo\\n\");\r\n    return 0;\r\n}\r\n"
+
+
+def shape(node):
+    """The whole tree with positions, so a shifted node counts as a difference."""
+    return (node.type, node.start_byte, node.end_byte, tuple(node.start_point), tuple(node.end_point),
+            tuple(shape(child) for child in node.children))
+
+
+def full_parse(doc):
+    return doc.language.parser().parse(encode(doc.text))
+
+
+def test_plain_text_has_no_tree():
+    doc = Document("just words", "plaintext")
+    assert doc.language is None and doc.tree is None
+    doc.apply_change(0, 4, "only")
+    assert doc.text == "only words"
+
+
+def test_apply_change_edits_text_and_tree():
+    doc = Document("def f(x):\n    return x\n", "python")
+    assert doc.tree.root_node.type == "module"
+    start = doc.text.index("x\n")
+    doc.apply_change(start, start + 1, "x + 1")
+    assert doc.text == "def f(x):\n    return x + 1\n"
+    assert "binary_operator" in str(doc.tree.root_node)
+    assert shape(doc.tree.root_node) == shape(full_parse(doc).root_node)
+
+
+def test_change_outside_the_text_is_refused():
+    doc = Document("abc", "python")
+    with pytest.raises(ValueError):
+        doc.apply_change(2, 5, "x")
+    with pytest.raises(ValueError):
+        doc.apply_change(2, 1, "x")
+
+
+def test_replace_all_resets_tree():
+    doc = Document("x = 1\n", "python")
+    doc.tree
+    doc.replace_all("def g():\n    pass\n")
+    assert "function_definition" in str(doc.tree.root_node)
+
+
+def test_version_counts_changes():
+    doc = Document("a", None)
+    first = doc.version
+    doc.apply_change(0, 0, "b")
+    doc.replace_all("c")
+    assert doc.version == first + 2
+
+
+def test_parse_replacement_leaves_the_document_alone():
+    doc = Document("x = (1\n", "python")
+    before = str(doc.tree.root_node)
+    edited, new = doc.parse_replacement(6, 6, ")")
+    assert not new.root_node.has_error
+    assert str(doc.tree.root_node) == before and doc.text == "x = (1\n"
+
+
+@st.composite
+def edits(draw, text_strategy):
+    text = draw(text_strategy)
+    changes = []
+    length = len(text)
+    for _ in range(draw(st.integers(1, 8))):
+        start = draw(st.integers(0, length))
+        end = draw(st.integers(start, length))
+        new = draw(st.text(alphabet=st.sampled_from(list("abc xy_():{}\"'\n\r\t#é😀\\")), max_size=12))
+        changes.append((start, end, new))
+        length += len(new) - (end - start)
+    return text, changes
+
+
+@pytest.mark.parametrize(("source", "language"), [(PYTHON, "python"), (C, "c")])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_incremental_edits_give_the_tree_of_a_full_parse(source, language, data):
+    _, changes = data.draw(edits(st.just(source)))
+    doc = Document(source, language)
+    doc.tree
+    for start, end, new in changes:
+        doc.apply_change(start, end, new)
+        if data.draw(st.booleans()):
+            doc.tree  # reparse between some edits, batch others
+    assert shape(doc.tree.root_node) == shape(full_parse(doc).root_node)
+
+
+@settings(max_examples=200)
+@given(st.text())
+def test_utf8_index_round_trips_every_offset(text):
+    index = Utf8Index(text)
+    for offset in range(len(text) + 1):
+        byte = index.to_byte(offset)
+        assert byte == len(encode(text[:offset]))
+        assert index.to_char(byte) == offset
+
+
+def test_utf8_index_rounds_bytes_inside_a_character_down():
+    index = Utf8Index("a😀b")
+    assert [index.to_char(b) for b in range(7)] == [0, 1, 1, 1, 1, 2, 3]
