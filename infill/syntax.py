@@ -120,10 +120,12 @@ def _error_query(language: tree_sitter.Language) -> tree_sitter.Query:
     return tree_sitter.Query(language, "[(ERROR) (MISSING)] @error")
 
 
-def error_count(tree: tree_sitter.Tree, start_byte: int, end_byte: int) -> int:
-    """ERROR and MISSING nodes that overlap the byte range."""
+def error_nodes(tree: tree_sitter.Tree, start_byte: int, end_byte: int) -> list[tree_sitter.Node]:
+    """ERROR and MISSING nodes that overlap [start_byte, end_byte], ends included: a MISSING
+    node is empty, and one at either end of the range counts."""
     if not tree.root_node.has_error:
-        return 0
+        return []
     cursor = tree_sitter.QueryCursor(_error_query(tree.language))
-    cursor.set_byte_range(start_byte, end_byte)
-    return len(cursor.captures(tree.root_node).get("error", ()))
+    cursor.set_byte_range(max(start_byte - 1, 0), end_byte + 1)
+    return [node for node in cursor.captures(tree.root_node).get("error", ())
+            if node.end_byte >= start_byte and node.start_byte <= end_byte]

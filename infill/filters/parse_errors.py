@@ -1,7 +1,9 @@
 """Drop a completion that adds tree-sitter ERROR or MISSING nodes to the document.
 
 The document is reparsed incrementally with the completion in place, and errors are counted only
-where the two trees differ (Tree.changed_ranges), so the check costs little on a large file.
+where the two trees differ (Tree.changed_ranges), so the check costs little on a large file. The
+gap itself is often an error before it is filled ("x = " lacks a value), so a completion may swap
+that error for another; it is dropped when errors grow in number or one lies wholly inside it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from infill.document import Document
 from infill.offsets import encode
 from infill.request import InfillRequest
-from infill.syntax import error_count
+from infill.syntax import error_nodes
 
 
 def drop_new_parse_errors(text: str, request: InfillRequest, doc: Document | None) -> str:
@@ -20,7 +22,13 @@ def drop_new_parse_errors(text: str, request: InfillRequest, doc: Document | Non
         return text
     old, new = trees
     start = doc.index.to_byte(request.offset)
-    low, high = start, start + len(encode(text))
+    end = start + len(encode(text))
+    low, high = start, end
     for changed in old.changed_ranges(new):
         low, high = min(low, changed.start_byte), max(high, changed.end_byte)
-    return text if error_count(new, low, high) <= error_count(old, low, high) else ""
+    errors = error_nodes(new, low, high)
+    if len(errors) > len(error_nodes(old, low, high)):
+        return ""
+    if any(start <= node.start_byte < node.end_byte <= end for node in errors):
+        return ""
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from infill.filters.lines import cursor_line_head
 from infill.request import InfillRequest
 
 # A chunk of 2-40 characters followed by five more copies of itself.
@@ -16,8 +17,10 @@ COPIES = 3
 def drop_repetition(text: str, request: InfillRequest) -> str:
     """Keep the first copy of a repeated run of lines or chunk, cut the rest."""
     lines = text.split("\n")
-    lines = lines[:_loop_end(lines)]
-    text = "\n".join(lines)
+    # The first line starts at the cursor: give it the cursor line's indentation to compare.
+    head = cursor_line_head(request)
+    end = _loop_end([head + lines[0]] + lines[1:])
+    text = "\n".join(lines[:end])
     pos = 0
     while match := _CHUNK_LOOP.search(text, pos):
         # Runs of one character ("=====", "0000") are rulers and literals, not loops.
