@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from infill.batch.gitignore import IgnoreRules, compile_pattern
+from infill.batch.gitignore import IgnoreRules, Pattern, compile_pattern
 from infill.languages import resolve
 
 
@@ -15,22 +15,26 @@ from infill.languages import resolve
 class Filters:
     # Language names (as in infill.languages, "text" for files no grammar knows); empty: all.
     languages: frozenset[str] = frozenset()
-    # --glob patterns; a leading "!" excludes. Empty: all.
-    globs: tuple[str, ...] = ()
+    # --glob patterns, read like .gitignore lines; a leading "!" excludes.
+    include: tuple[Pattern, ...] = ()
+    exclude: tuple[Pattern, ...] = ()
     respect_gitignore: bool = True
 
+    @classmethod
+    def create(cls, languages=(), globs=(), respect_gitignore: bool = True) -> Filters:
+        patterns = [p for p in (compile_pattern(glob) for glob in globs) if p is not None]
+        return cls(frozenset(languages), tuple(p for p in patterns if not p.negate),
+                   tuple(p for p in patterns if p.negate), respect_gitignore)
+
     def accepts(self, rel_path: str) -> bool:
+        """Whether a file found by walking (path relative to the walked directory) is processed."""
         if self.languages:
             lang = resolve(path=rel_path)
             if (lang.name if lang else "text") not in self.languages:
                 return False
-        if not self.globs:
-            return True
-        patterns = [compile_pattern(glob) for glob in self.globs]
-        positives = [p for p in patterns if p is not None and not p.negate]
-        if positives and not any(p.matches(rel_path, False) for p in positives):
+        if self.include and not any(p.matches(rel_path, False) for p in self.include):
             return False
-        return not any(p.matches(rel_path, False) for p in patterns if p is not None and p.negate)
+        return not any(p.matches(rel_path, False) for p in self.exclude)
 
 
 def repository_root(start: Path) -> Path | None:
@@ -46,13 +50,15 @@ def walk(root: Path, filters: Filters) -> Iterator[Path]:
     rules = IgnoreRules()
     top = root.resolve()
     repo = repository_root(top) if filters.respect_gitignore else None
+    prefix = ""
     if repo is not None:
-        # Patterns from .gitignore files above the walked directory apply inside it too.
         rules.add_file(repo / ".git" / "info" / "exclude", "")
-        for directory in (repo, *reversed(top.relative_to(repo).parents[:-1]), top) if top != repo else (repo,):
-            rel = (directory if directory == repo else repo / directory).relative_to(repo).as_posix()
-            rules.add_file(repo / rel / ".gitignore", "" if rel == "." else rel)
-    prefix = "" if repo is None or top == repo else top.relative_to(repo).as_posix() + "/"
+        # The .gitignore files from the repository's root down to the walked directory apply too.
+        parts = top.relative_to(repo).parts
+        for depth in range(len(parts) + 1):
+            base = "/".join(parts[:depth])
+            rules.add_file(repo.joinpath(*parts[:depth]) / ".gitignore", base)
+        prefix = "/".join(parts) + "/" if parts else ""
     yield from _walk(root, prefix, "", rules, filters, repo is not None)
 
 

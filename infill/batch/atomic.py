@@ -1,0 +1,63 @@
+"""Replace a file's bytes atomically, and only if nobody changed the file since it was read.
+
+The new bytes go to a temporary file in the same directory (so the rename cannot cross file
+systems), get the old file's mode, reach the disk, and then os.replace swaps them in: a reader,
+a crash or a signal sees either the whole old file or the whole new one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from infill.batch.textfile import Snapshot
+
+
+class ChangedOnDisk(Exception):
+    """The file is not what was read: someone edited, replaced or removed it meanwhile."""
+
+
+def current_snapshot(path: Path) -> Snapshot | None:
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return Snapshot.of(handle.read(), stat)
+    except FileNotFoundError:
+        return None
+
+
+def replace_if_unchanged(path: Path, data: bytes, expected: Snapshot, mode: int) -> None:
+    """Write `data` over `path` atomically; ChangedOnDisk (and no write) if the file changed."""
+    # Write through a symbolic link to its target, so the link stays a link.
+    target = Path(os.path.realpath(path))
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".dg-infill")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        # Compared as late as possible: the bytes, not just the time stamp, since an editor may
+        # save within the file system's time resolution.
+        if current_snapshot(target) != expected:
+            raise ChangedOnDisk(f"{path} changed since it was read; not written")
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _sync_directory(target.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename is durable once the directory entry is on disk.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
