@@ -1,0 +1,130 @@
+"""An inline completion at a str offset of an open document: from memory when it can, else the model.
+
+Order of the answers: the rest of the suggestion on screen (typing through), a remembered model
+answer for the same context, a model call. A newer request for a document supersedes the one in
+flight at once: the older one answers with no items, and the daemon stops denoising it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from infill import Completion, build_request, postprocess
+from infill.settings import Settings
+from lsp_server import stats as S
+from lsp_server.documents import DocumentStore, OpenDocument
+from lsp_server.engine_link import EngineLink, NotReady
+from lsp_server.memory import Answer, AnswerCache, Shown
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _InFlight:
+    task: asyncio.Task
+    superseded: bool = False
+
+
+class Completer:
+    def __init__(self, documents: DocumentStore, link: EngineLink, stats: S.Stats, settings: Settings) -> None:
+        self.documents = documents
+        self.link = link
+        self.stats = stats
+        self.settings = settings
+        self.cache = AnswerCache()
+        self._shown: dict[str, Shown] = {}
+        self._in_flight: dict[str, _InFlight] = {}
+
+    def forget(self, uri: str) -> None:
+        """The document closed."""
+        self._shown.pop(uri, None)
+        self._supersede(uri)
+
+    async def complete(self, od: OpenDocument, offset: int) -> Completion | None:
+        started = time.perf_counter()
+        completion, source = None, S.NONE
+        mine = self._supersede(od.uri, asyncio.current_task())
+        try:
+            completion, source = await self._complete(od, offset)
+            return completion
+        except asyncio.CancelledError:
+            source = S.CANCELLED
+            if not mine.superseded:
+                raise  # cancelled by the client: pygls answers RequestCancelled
+            asyncio.current_task().uncancel()
+            return None
+        finally:
+            if self._in_flight.get(od.uri) is mine:
+                del self._in_flight[od.uri]
+            self.stats.record(source, (time.perf_counter() - started) * 1000, items=int(completion is not None))
+
+    def _supersede(self, uri: str, task: asyncio.Task | None = None) -> _InFlight | None:
+        older = self._in_flight.pop(uri, None)
+        if older is not None and not older.task.done():
+            older.superseded = True
+            older.task.cancel()
+        if task is None:
+            return None
+        self._in_flight[uri] = mine = _InFlight(task)
+        return mine
+
+    async def _complete(self, od: OpenDocument, offset: int) -> tuple[Completion | None, str]:
+        settings = self.settings
+        doc = od.doc
+        if not settings.enabled or not self._language_ok(od):
+            return None, S.NONE
+        text = doc.text
+        shown = self._shown.get(od.uri)
+        if shown is not None:
+            rest = shown.rest_after(text, offset)
+            if rest is not None:
+                return Completion(rest[0], offset, rest[1]), S.TYPING_THROUGH
+        request = build_request(doc, offset, max_lines=settings.max_lines,
+                                open_documents=[other.doc for other in self.documents])
+        if request is None:
+            return None, S.NONE
+        key = (request.language, request.mode, request.max_tokens, request.prefix, request.suffix)
+        answer = self.cache.get(key)
+        source = S.CACHE
+        if answer is None:
+            source = S.MODEL
+            answer = await self._ask_model(od.uri, request)
+            if answer is None:
+                return None, S.NONE
+            self.cache.put(key, answer)
+            if doc.text is not text:
+                # The document changed while the model worked: the answer is for text no longer
+                # there. It stays cached for a request whose context matches again.
+                return None, source
+        if answer.mean_confidence < settings.min_confidence:
+            return None, source
+        completion = postprocess(request, answer.text, doc)
+        if completion is not None:
+            self._shown[od.uri] = Shown(text, completion.start, completion.end, completion.text)
+        return completion, source
+
+    async def _ask_model(self, uri: str, request) -> Answer | None:
+        if self.settings.debounce_ms:
+            # A newer keystroke supersedes this request during the wait, before any model work.
+            await asyncio.sleep(self.settings.debounce_ms / 1000)
+        started = time.perf_counter()
+        try:
+            result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens)
+        except NotReady:
+            return None
+        self.stats.model_calls += 1
+        if result is None:
+            return None
+        self.stats.record_model((time.perf_counter() - started) * 1000)
+        return Answer(result.text, result.mean_confidence)
+
+    def _language_ok(self, od: OpenDocument) -> bool:
+        language = od.doc.language
+        # A language without a grammar gets completions only when the user names it: the model is
+        # trained on code, and plain-text guesses in prose files would be noise.
+        if language is None:
+            return od.language_id.lower() in {name.lower() for name in self.settings.enabled_languages}
+        return self.settings.language_enabled(od.language_id, language.name)

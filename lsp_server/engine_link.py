@@ -1,0 +1,217 @@
+"""The server's link to the engine daemon: found or started in the background, never waited on.
+
+A completion request only ever talks to an engine that is up. When none is (at startup, after the
+daemon died, after the engine settings changed) the request gets no answer at once and the link
+brings the engine up in the background, with window/workDoneProgress "loading model"; the requests
+after that get completions again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict
+
+from lsprotocol.types import MessageType
+
+from engine import protocol as p
+from engine.client import AsyncEngineClient, EngineError, EngineUnavailable, Endpoint
+from infill.settings import Settings
+from lsp_server.ui import UserInterface
+
+log = logging.getLogger(__name__)
+
+STOPPED, STARTING, READY, FAILED = "stopped", "starting", "ready", "failed"
+
+# The daemon drops a request past its deadline between denoising steps: a suggestion that arrives
+# two seconds after the keystroke is no longer wanted.
+DEADLINE_MS = 2000
+# Past the deadline the daemon answers "deadline"; this local limit only guards against a daemon
+# that hangs without closing the socket.
+REPLY_TIMEOUT_S = DEADLINE_MS / 1000 + 3
+READY_POLL_S = 0.2
+READY_TIMEOUT_S = 300.0
+# After a failed start, wait before starting again so that a broken model directory does not
+# spawn a daemon on every keystroke; a settings change retries at once.
+RETRY_AFTER_S = (5.0, 30.0, 120.0)
+# Codes that mean the answer is no longer wanted, not that something is wrong.
+_DROPPED = {p.SUPERSEDED, p.CANCELLED, p.DEADLINE}
+
+
+class NotReady(Exception):
+    """The engine is not up; the request gets no items and the link is bringing it up."""
+
+
+class EngineLink:
+    def __init__(self, ui: UserInterface, settings: Settings) -> None:
+        self.ui = ui
+        self.state = STOPPED
+        self.error: str | None = None
+        self.engine_status: p.Status | None = None
+        self._settings = settings
+        self._client: AsyncEngineClient | None = None
+        self._bring_up: asyncio.Task | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._background: set[asyncio.Task] = set()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self._settings.engine_socket, self._settings.model_dir)
+
+    def configure(self, settings: Settings) -> None:
+        """Take new settings; a different model or socket means a different engine."""
+        old, self._settings = self._settings, settings
+        if (old.model_dir, old.engine_socket) == (settings.model_dir, settings.engine_socket):
+            return
+        log.info("engine settings changed: model %s, socket %s", settings.model_dir, settings.engine_socket)
+        self._drop_client()
+        self._failures, self._retry_at = 0, 0.0
+        self.start()
+
+    def start(self) -> None:
+        """Bring the engine up in the background unless it is up, coming up, or failed just now."""
+        if self.state == READY and self._client is not None and self._client.connected:
+            return
+        if self._bring_up is not None and not self._bring_up.done():
+            return
+        if self.state == FAILED and time.monotonic() < self._retry_at:
+            return
+        self.state = STARTING
+        self._bring_up = self._spawn(self._come_up())
+
+    async def _come_up(self) -> None:
+        address, model_dir = self._settings.engine_socket, self._settings.model_dir
+        async with self.ui.progress("dg-lsp", "loading model") as ended:
+            client = AsyncEngineClient(address, model_dir, autostart=False, timeout=REPLY_TIMEOUT_S)
+            try:
+                try:
+                    await client.connect()
+                except EngineUnavailable:
+                    await self._start_daemon(address, model_dir)
+                    await client.connect()
+                status = await self._wait_ready(client)
+            except (EngineError, OSError, asyncio.TimeoutError) as exc:
+                await client.close()
+                self._failed(exc)
+                ended("the engine could not start")
+                return
+            self._client, self.engine_status = client, status
+            self.state, self.error, self._failures = READY, None, 0
+            self.ui.forget("engine")
+            log.info("engine ready at %s: %s on %s (%s)", client.endpoint.address, status.model, status.device,
+                     status.dtype)
+            ended(f"{status.model} ready on {status.device}")
+
+    @staticmethod
+    async def _start_daemon(address, model_dir) -> None:
+        # A client of its own, with autostart: the one completions use never starts a daemon, so a
+        # request never waits for a model to load.
+        starter = AsyncEngineClient(address, model_dir, autostart=True)
+        try:
+            await starter.connect()
+        finally:
+            await starter.close()
+
+    @staticmethod
+    async def _wait_ready(client: AsyncEngineClient) -> p.Status:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            status = await client.status()
+            if status.ready:
+                return status
+            if time.monotonic() > deadline:
+                raise asyncio.TimeoutError(f"the engine did not load its model within {READY_TIMEOUT_S:.0f}s")
+            await asyncio.sleep(READY_POLL_S)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.state, self.error = FAILED, str(exc)
+        self._retry_at = time.monotonic() + RETRY_AFTER_S[min(self._failures, len(RETRY_AFTER_S) - 1)]
+        self._failures += 1
+        endpoint = self.endpoint
+        log_path = None if endpoint.tcp else str(endpoint.log_path())
+        log_hint = f" The engine log is {log_path}." if log_path and log_path not in str(exc) else ""
+        self.ui.show_once(
+            "engine-start",
+            f"dg-lsp: the completion engine could not start ({exc}). Completions are off until it does; "
+            f"check the dg.modelDir and dg.engineSocket settings, or run `dg-engine serve` in a terminal "
+            f"to see why.{log_hint}",
+        )
+
+    async def infill(self, doc_key: str, prefix: str, suffix: str, max_tokens: int) -> p.InfillResult | None:
+        """The engine's answer; None when the answer was dropped or the engine failed (and the user
+        was told). Raises NotReady when the engine is not up."""
+        client = self._client
+        if self.state != READY or client is None or not client.connected:
+            if self.state == READY:
+                self._lost("the connection closed")
+            self.start()
+            raise NotReady
+        id = client.new_id()
+        call = asyncio.ensure_future(client.infill(prefix, suffix, max_tokens=min(max_tokens, p.MAX_GAP_TOKENS),
+                                                   doc=doc_key, deadline_ms=DEADLINE_MS, id=id))
+        try:
+            return await call
+        except asyncio.CancelledError:
+            # The request was cancelled or superseded: tell the daemon to stop denoising it.
+            call.cancel()
+            self._spawn(self._cancel(client, id))
+            raise
+        except EngineUnavailable as exc:
+            self._lost(str(exc))
+        except EngineError as exc:
+            if exc.code not in _DROPPED:
+                self.ui.show_once(f"engine-error-{exc.code}",
+                                  f"dg-lsp: the engine failed a completion request ({exc}). "
+                                  f"If this repeats, run `dg-engine serve` in a terminal to see why.")
+        return None
+
+    def _lost(self, reason: str) -> None:
+        self.ui.show_once("engine-lost", f"dg-lsp: the completion engine stopped ({reason}); starting it again.",
+                          MessageType.Warning)
+        self._drop_client()
+        self.start()
+
+    @staticmethod
+    async def _cancel(client: AsyncEngineClient, id: str) -> None:
+        try:
+            await client.cancel(id)
+        except (OSError, EngineError) as exc:
+            log.debug("cancel %s: %s", id, exc)
+
+    async def report(self) -> dict:
+        """The engine part of dg.status: its live status when it is up."""
+        if self.state == READY and self._client is not None and self._client.connected:
+            try:
+                self.engine_status = await asyncio.wait_for(self._client.status(), REPLY_TIMEOUT_S)
+            except (EngineError, asyncio.TimeoutError) as exc:
+                log.warning("engine status: %s", exc)
+        return {
+            "state": self.state,
+            "address": self.endpoint.address,
+            "error": self.error,
+            "status": asdict(self.engine_status) if self.engine_status else None,
+        }
+
+    def _drop_client(self) -> None:
+        if self._bring_up is not None and not self._bring_up.done():
+            self._bring_up.cancel()
+        client, self._client = self._client, None
+        self.state, self.engine_status = STOPPED, None
+        if client is not None:
+            self._spawn(client.close())
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if self._bring_up is not None:
+            self._bring_up.cancel()
+        if client is not None:
+            await client.close()
+
+    def _spawn(self, coro) -> asyncio.Task:
+        # Keep a reference: the event loop holds tasks only weakly.
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
