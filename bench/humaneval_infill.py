@@ -1,0 +1,169 @@
+"""Score an infill model on HumanEval-infilling by executing the tests (pass@1).
+
+For each task the engine fills the gap between `prompt` and `suffix`; the program
+`prompt + completion + suffix + test + check(entry_point)` runs in a subprocess with a time
+limit. Printed per split: pass@1, exact match, the empty-completion floor, mean steps, tokens per
+forward pass and ms per task. `--split heldout` instead draws line gaps from the corpus's held-out
+split and reports the confidence gate: exact match among shown completions against the share
+shown, for a range of mean-confidence thresholds.
+
+    python bench/humaneval_infill.py --split single --sample 200
+    python bench/humaneval_infill.py --model path/to/model --split single,multi,span
+    python bench/humaneval_infill.py --split heldout --sample 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import DEFAULT_MODEL_DIR  # noqa: E402
+from engine import protocol as p  # noqa: E402
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "human-eval-infilling"
+SPLITS = {
+    "single": ("HumanEval-SingleLineInfilling.jsonl.gz", 24),
+    "multi": ("HumanEval-MultiLineInfilling.jsonl.gz", 96),
+    "span": ("HumanEval-RandomSpanInfilling.jsonl.gz", 96),
+    "span-light": ("HumanEval-RandomSpanInfillingLight.jsonl.gz", 96),
+}
+TIME_LIMIT_S = 10.0
+
+
+def load_split(name: str, eval_dir: Path) -> list[dict]:
+    with gzip.open(eval_dir / SPLITS[name][0], "rt") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def heldout_tasks(corpus: Path, n: int, seed: int) -> list[dict]:
+    """Single-line gaps from held-out files, shaped like HumanEval tasks (no tests)."""
+    rng = random.Random(seed)
+    texts = [json.loads(line)["text"] for line in (corpus / "val.jsonl").read_text().splitlines()]
+    tasks = []
+    while len(tasks) < n:
+        lines = rng.choice(texts).splitlines(keepends=True)
+        i = rng.randrange(len(lines))
+        if len(lines[i].strip()) < 4:
+            continue
+        tasks.append(dict(task_id=f"heldout/{len(tasks)}", prompt="".join(lines[max(0, i - 60) : i]),
+                          canonical_solution=lines[i], suffix="".join(lines[i + 1 : i + 30])))
+    return tasks
+
+
+def run_program(source: str) -> bool:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(source)
+    try:
+        proc = subprocess.run([sys.executable, fh.name], capture_output=True, timeout=TIME_LIMIT_S,
+                              cwd=tempfile.gettempdir())
+        return proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+
+
+def program(task: dict, completion: str) -> str:
+    return (task["prompt"] + completion + task["suffix"] + "\n" + task["test"] + "\n"
+            + f"check({task['entry_point']})\n")
+
+
+def complete(engine, tasks: list[dict], max_tokens: int, batch: int) -> list[p.InfillResult]:
+    from engine.engine import Job
+
+    results = []
+    for start in range(0, len(tasks), batch):
+        jobs = [Job(p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens))
+                for t in tasks[start : start + batch]]
+        results += engine.run(jobs)
+        print(f"\r  {len(results)}/{len(tasks)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return results
+
+
+def exact(a: str, b: str) -> bool:
+    return a.strip() == b.strip()
+
+
+def gate_table(rows: list[tuple[float, bool]]) -> list[dict]:
+    """Exact match among shown completions and the share shown, per mean-confidence threshold."""
+    out = []
+    for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+        shown = [ok for conf, ok in rows if conf >= threshold]
+        out.append(dict(threshold=threshold, shown=round(len(shown) / len(rows), 3),
+                        precision=round(sum(shown) / len(shown), 3) if shown else None))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    ap.add_argument("--split", default="single", help="comma list of single, multi, span, span-light, heldout")
+    ap.add_argument("--limit", type=int, help="first N tasks of each split")
+    ap.add_argument("--sample", type=int, help="N random tasks of each split (seeded)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8, help="tasks per engine batch")
+    ap.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    ap.add_argument("--json", type=Path, help="also write the report here")
+    args = ap.parse_args()
+
+    from engine.engine import Engine
+
+    t0 = time.time()
+    engine = Engine(args.model)
+    engine.warm_up()
+    print(f"model {args.model} on {engine.lm.device} ({engine.lm.dtype}), loaded in {time.time() - t0:.1f}s; "
+          f"machine: {platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cores",
+          file=sys.stderr)
+    report = {}
+    for split in args.split.split(","):
+        if split == "heldout":
+            tasks, max_tokens = heldout_tasks(args.corpus, args.sample or args.limit or 500, args.seed), 24
+        else:
+            tasks, max_tokens = load_split(split, args.eval_dir), SPLITS[split][1]
+            if args.sample:
+                tasks = random.Random(args.seed).sample(tasks, min(args.sample, len(tasks)))
+            elif args.limit:
+                tasks = tasks[: args.limit]
+        t_split = time.time()
+        results = complete(engine, tasks, max_tokens, args.batch)
+        engine_s = time.time() - t_split
+        texts = [r.text if r else "" for r in results]
+        row = dict(
+            tasks=len(tasks),
+            exact_match=round(sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / len(tasks), 4),
+            mean_steps=round(sum(r.steps for r in results if r) / len(tasks), 2),
+            tokens_per_forward=round(sum(r.tokens_per_forward for r in results if r) / len(tasks), 3),
+            ms_per_task=round(1000 * engine_s / len(tasks), 1),
+            ended=round(sum(bool(r and r.ended) for r in results) / len(tasks), 3),
+        )
+        if split == "heldout":
+            row["gate"] = gate_table([(r.mean_confidence if r else 0.0, exact(t, task["canonical_solution"]))
+                                      for r, t, task in zip(results, texts, tasks)])
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                passed = list(pool.map(run_program, [program(task, t) for task, t in zip(tasks, texts)]))
+                floor = list(pool.map(run_program, [program(task, "") for task in tasks]))
+            row["pass@1"] = round(sum(passed) / len(tasks), 4)
+            row["empty_floor_pass@1"] = round(sum(floor) / len(tasks), 4)
+            row["gate"] = gate_table([(r.mean_confidence if r else 0.0, ok) for r, ok in zip(results, passed)])
+        report[split] = row
+        print(json.dumps({split: row}), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The resident infill engine: a loaded model, its prefix KV cache, and batched infill.
+
+Used by the daemon (one per process) and in-process by the batch CLI's `--in-process`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from engine import protocol as p
+from engine.canvas import build_layout
+from engine.denoise import Row, SamplerSettings, denoise
+from engine.kvcache import PrefixCache, encode_context
+from engine.model import choose_cpu_dtype, load
+
+WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
+WARM_UP_SUFFIX = "\n\ngreet('world')\n"
+
+
+@dataclass
+class Job:
+    request: p.InfillRequest
+    alive: Callable[[], bool] = lambda: True
+    received: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    steps: int = 0  # summed over rows
+    batch_steps: int = 0  # forward passes
+    infills: int = 0
+    step_seconds: float = 0.0
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000 * self.step_seconds / self.batch_steps if self.batch_steps else 0.0
+
+    @property
+    def steps_per_infill(self) -> float:
+        return self.steps / self.infills if self.infills else 0.0
+
+
+class Engine:
+    def __init__(self, model_dir, device: str | None = None, dtype: str | None = None,
+                 sampler: SamplerSettings = SamplerSettings(), cache_bytes: int = 256 * 1024 * 1024):
+        self.lm = load(model_dir, device=device, dtype=dtype)
+        self.sampler = sampler
+        self.store = PrefixCache(cache_bytes)
+        self.stats = Stats()
+        self.started = time.time()
+        self._dtype_fixed = dtype is not None
+
+    def warm_up(self) -> None:
+        """Pay one-time costs (allocations, dtype choice) at start, not on the first keystroke."""
+        job = Job(p.InfillRequest(id="warm-up", prefix=WARM_UP_PREFIX, suffix=WARM_UP_SUFFIX, max_tokens=16))
+
+        def cold_step():
+            self.store = PrefixCache(self.store.max_bytes)  # cached tensors carry the previous dtype
+            self.run([job], record=False)
+
+        if self.lm.device.type == "cpu" and not self._dtype_fixed:
+            full, self.sampler = self.sampler, replace(self.sampler, max_steps=2)
+            choose_cpu_dtype(self.lm, cold_step)
+            self.sampler = full
+        cold_step()
+
+    def canvas_lengths(self, layout_flanks: int, max_tokens: int) -> list[int]:
+        """Canvas sizes to try: one when the model marks the middle's end, else a ranked few."""
+        if self.lm.eoi_id is not None:
+            need = layout_flanks + max_tokens + 1
+            return [max(self.lm.canvas, 32 * math.ceil(need / 32))]
+        gaps = sorted({max(4, max_tokens // 4), max(4, max_tokens // 2), max_tokens})
+        return [layout_flanks + g for g in gaps]
+
+    def run(self, jobs: list[Job], record: bool = True) -> list[p.InfillResult | None]:
+        """Fill every job's gap in shared forward passes; None for jobs dropped on the way."""
+        lm = self.lm
+        rows, owners, reused = [], [], {}
+        for j, job in enumerate(jobs):
+            req = job.request
+            probe = build_layout(lm.encode, lm.sep_id, req.prefix, req.suffix, 10**6, lm.budget)
+            flanks = len(probe.left_flank) + len(probe.right_flank)
+            for canvas in self.canvas_lengths(flanks, req.max_tokens):
+                layout = build_layout(lm.encode, lm.sep_id, req.prefix, req.suffix, canvas, lm.budget)
+                cache, hit = encode_context(lm.model, layout.encoder_ids, self.store)
+                reused[j] = hit
+                rows.append(Row(layout, cache, job.alive))
+                owners.append(j)
+        t0 = time.perf_counter()
+        filled = denoise(lm, rows, self.sampler)
+        elapsed = time.perf_counter() - t0
+
+        best: dict[int, p.InfillResult] = {}
+        for j, f in zip(owners, filled):
+            if f is None:
+                continue
+            conf = f.token_confidences or [0.0]
+            result = p.InfillResult(
+                text=lm.decode(f.middle_ids),
+                steps=f.steps,
+                tokens_per_forward=round((len(f.middle_ids) + int(f.ended)) / max(1, f.steps), 3),
+                mean_confidence=round(sum(conf) / len(conf), 4),
+                min_confidence=round(min(conf), 4),
+                token_confidences=conf,
+                ended=f.ended,
+                cached_prefix=reused[j],
+                ms=round(1000 * (time.perf_counter() - jobs[j].received), 2),
+            )
+            if j not in best or result.mean_confidence > best[j].mean_confidence:
+                best[j] = result
+        if record and filled:
+            self.stats.infills += len(best)
+            self.stats.requests += len(jobs)
+            self.stats.batch_steps += max((f.steps for f in filled if f is not None), default=0)
+            self.stats.steps += sum(f.steps for f in filled if f is not None)
+            self.stats.step_seconds += elapsed
+        return [best.get(j) for j in range(len(jobs))]
+
+    def status(self, queue_depth: int = 0, ready: bool = True) -> p.Status:
+        return p.Status(
+            model=self.lm.name,
+            device=str(self.lm.device),
+            dtype=str(self.lm.dtype).removeprefix("torch."),
+            ready=ready,
+            queue_depth=queue_depth,
+            requests=self.stats.requests,
+            ms_per_step=round(self.stats.ms_per_step, 2),
+            steps_per_infill=round(self.stats.steps_per_infill, 2),
+            cache_hit_rate=round(self.store.hit_rate, 3),
+            uptime_s=round(time.time() - self.started, 1),
+            pid=os.getpid(),
+        )
+

@@ -1,0 +1,124 @@
+"""Load a DiffusionGemma model directory for infill: config, safetensors weights, tokenizer.
+
+Local directories only (never a hub download, never trust_remote_code), text-only (no vision
+tower), on the best device present, in the dtype that measures faster there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
+
+from engine.canvas import EOI, PAD, SEP, Budget
+from engine.modeldir import ModelDirError, check_dir
+from engine.textonly import TextOnlyDiffusionGemma
+
+# Budgets for checkpoints that do not carry dg.json (DiffusionGemma was trained on long contexts).
+LARGE_MODEL_BUDGET = Budget(encoder_suffix=512, encoder_prefix=2048, left_flank=32, right_flank=32)
+
+
+def dense_experts_forward(self, hidden_states, top_k_index, top_k_weights):
+    """Run every expert on every token and weight by the router.
+
+    For a handful of small experts three batched matmuls beat the per-expert gather loop of the
+    eager implementation; tokens a router did not pick get weight zero.
+    """
+    gate_up = torch.einsum("th,eih->eti", hidden_states, self.gate_up_proj)
+    activated = self._apply_gate(gate_up)
+    expert_out = torch.einsum("eti,ehi->eth", activated, self.down_proj)
+    weights = torch.zeros(hidden_states.shape[0], self.num_experts, dtype=expert_out.dtype,
+                          device=expert_out.device)
+    weights.scatter_add_(1, top_k_index, top_k_weights.to(expert_out.dtype))
+    return torch.einsum("eth,te->th", expert_out, weights)
+
+
+ALL_EXPERTS_FUNCTIONS.register("dense", dense_experts_forward)
+DENSE_EXPERTS_MAX = 8  # above this many experts the gather loop wins
+
+
+@dataclass
+class LoadedModel:
+    model: TextOnlyDiffusionGemma
+    tokenizer: Tokenizer
+    name: str
+    path: Path
+    device: torch.device
+    budget: Budget
+    canvas: int
+    sep_id: int
+    eoi_id: int | None  # None: the checkpoint has no end-of-infill token; rank several gap lengths
+    pad_id: int
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False)
+
+
+def pick_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
+    vocab = tokenizer.get_vocab()
+    sep = vocab.get(SEP)
+    if sep is None:  # a stock checkpoint: a newline-free separator the tokenizer knows
+        sep = config.text_config.bos_token_id
+    return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
+
+
+def load(path: str | Path, device: str | None = None, dtype: str | None = None) -> LoadedModel:
+    path = Path(path).expanduser().resolve()
+    check_dir(path)
+    dev = torch.device(device) if device else pick_device()
+    try:
+        model = TextOnlyDiffusionGemma.from_pretrained(
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
+        )
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise ModelDirError(f"cannot load the model in {path}: {exc}") from exc
+    text_cfg = model.config.text_config
+    if text_cfg.num_experts and text_cfg.num_experts <= DENSE_EXPERTS_MAX and dev.type == "cpu":
+        text_cfg._experts_implementation = "dense"
+    extra = json.loads((path / "dg.json").read_text()) if (path / "dg.json").exists() else {}
+    budget = Budget.from_dict(extra["budget"]) if "budget" in extra else LARGE_MODEL_BUDGET
+    model = model.to(dev).eval()
+    if dtype:
+        model = model.to(getattr(torch, dtype))
+    elif dev.type != "cpu":
+        model = model.to(torch.bfloat16)
+    sep, eoi, pad = special_ids(tokenizer, model.config)
+    return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
+                       budget=budget, canvas=int(extra.get("canvas", model.config.canvas_length)), sep_id=sep,
+                       eoi_id=eoi, pad_id=pad)
+
+
+def choose_cpu_dtype(loaded: LoadedModel, step: callable) -> str:
+    """Time `step` (one denoising step) in float32 and bfloat16 and keep the faster dtype."""
+    timings = {}
+    for dt in (torch.float32, torch.bfloat16):
+        loaded.model.to(dt)
+        step()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            step()
+        timings[dt] = time.perf_counter() - t0
+    best = min(timings, key=timings.get)
+    loaded.model.to(best)
+    return str(best).removeprefix("torch.")

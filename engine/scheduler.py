@@ -1,0 +1,206 @@
+"""Queue infill requests, micro-batch them on a model thread, drop the ones nobody waits for.
+
+One worker thread owns the model. Requests that arrive together share forward passes. A request
+is dropped between denoising steps once it is cancelled, superseded by a newer request for the
+same document, or past its deadline; its future fails with the protocol's error code at once.
+Used by the daemon (`engine.daemon`) and in-process by the batch CLI (`InProcessEngine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine import protocol as p
+from engine.engine import Engine, Job
+
+log = logging.getLogger("dg-engine")
+BATCH_WINDOW_S = 0.002  # how long the worker waits for company before running a lone request
+
+
+class RequestFailed(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Pending:
+    request: p.InfillRequest
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+    deadline: float | None
+    dropped: str | None = None  # the error code once dropped
+    received: float = field(default_factory=time.perf_counter)
+
+    def alive(self) -> bool:
+        if self.dropped is None and self.deadline is not None and time.perf_counter() > self.deadline:
+            self.dropped = p.DEADLINE
+        return self.dropped is None
+
+    def settle(self, result: p.InfillResult | None = None, code: str | None = None, message: str = "") -> None:
+        """Resolve the future from any thread, once."""
+
+        def apply():
+            if self.future.done():
+                return
+            if code is None:
+                self.future.set_result(result)
+            else:
+                self.future.set_exception(RequestFailed(code, message or code))
+
+        self.loop.call_soon_threadsafe(apply)
+
+
+class Scheduler:
+    def __init__(self, load_engine: Callable[[], Engine], max_batch: int = 8):
+        self.load_engine = load_engine
+        self.max_batch = max_batch
+        self.engine: Engine | None = None
+        self.load_error: Exception | None = None
+        self.ready = threading.Event()
+        self.queue: queue.Queue[Pending | None] = queue.Queue()
+        self.by_id: dict[str, Pending] = {}
+        self.latest_for_doc: dict[str, Pending] = {}
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._work, name="dg-engine-model", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            for pend in list(self.by_id.values()):
+                self._drop(pend, p.SHUTTING_DOWN, "the engine is shutting down")
+        self.queue.put(None)
+
+    def submit(self, request: p.InfillRequest) -> asyncio.Future:
+        """Queue a request; its future resolves to an InfillResult or fails with RequestFailed."""
+        loop = asyncio.get_running_loop()
+        deadline = None if request.deadline_ms is None else time.perf_counter() + request.deadline_ms / 1000
+        pend = Pending(request, loop.create_future(), loop, deadline)
+        if self.load_error is not None:
+            pend.settle(code=p.INTERNAL, message=f"the model failed to load: {self.load_error}")
+            return pend.future
+        with self.lock:
+            if request.doc:
+                older = self.latest_for_doc.get(request.doc)
+                if older is not None:
+                    self._drop(older, p.SUPERSEDED, f"superseded by request {request.id}")
+                self.latest_for_doc[request.doc] = pend
+            self.by_id[request.id] = pend
+        self.queue.put(pend)
+        return pend.future
+
+    def cancel(self, id: str) -> bool:
+        with self.lock:
+            pend = self.by_id.get(id)
+            if pend is not None:
+                self._drop(pend, p.CANCELLED, "cancelled by the client")
+        return pend is not None
+
+    def _drop(self, pend: Pending, code: str, message: str) -> None:
+        if pend.dropped is None:
+            pend.dropped = code
+        pend.settle(code=code, message=message)
+        self._forget(pend)
+
+    def _forget(self, pend: Pending) -> None:
+        self.by_id.pop(pend.request.id, None)
+        if self.latest_for_doc.get(pend.request.doc) is pend:
+            del self.latest_for_doc[pend.request.doc]
+
+    def status(self) -> p.Status:
+        if self.engine is None:
+            return p.Status(model="", device="", dtype="", ready=False, queue_depth=self.queue.qsize(), requests=0,
+                            ms_per_step=0.0, steps_per_infill=0.0, cache_hit_rate=0.0, uptime_s=0.0, pid=0)
+        return self.engine.status(queue_depth=self.queue.qsize(), ready=self.ready.is_set())
+
+    def _next_batch(self) -> list[Pending] | None:
+        first = self.queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        until = time.perf_counter() + BATCH_WINDOW_S
+        while len(batch) < self.max_batch:
+            try:
+                item = self.queue.get(timeout=max(0.0, until - time.perf_counter()))
+            except queue.Empty:
+                break
+            if item is None:
+                self.queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _work(self) -> None:
+        try:
+            self.engine = self.load_engine()
+            self.engine.warm_up()
+        except Exception as exc:  # noqa: BLE001 - reported to every client, the daemon keeps answering
+            log.exception("model failed to load")
+            self.load_error = exc
+            while (pend := self.queue.get()) is not None:
+                pend.settle(code=p.INTERNAL, message=f"the model failed to load: {exc}")
+            return
+        self.ready.set()
+        log.info("model ready: %s", self.engine.status())
+        while (batch := self._next_batch()) is not None:
+            live = [pend for pend in batch if pend.alive()]
+            for pend in batch:
+                if pend not in live:
+                    with self.lock:
+                        self._drop(pend, pend.dropped or p.CANCELLED, f"dropped before running ({pend.dropped})")
+            if not live:
+                continue
+            try:
+                results = self.engine.run([Job(pend.request, pend.alive, pend.received) for pend in live])
+            except Exception as exc:  # noqa: BLE001 - one bad batch must not kill the daemon
+                log.exception("infill failed")
+                results = [exc] * len(live)
+            with self.lock:
+                for pend, result in zip(live, results):
+                    if isinstance(result, p.InfillResult):
+                        pend.settle(result)
+                    elif isinstance(result, Exception):
+                        pend.settle(code=p.INTERNAL, message=f"infill failed: {result}")
+                    else:
+                        pend.settle(code=pend.dropped or p.CANCELLED, message=f"dropped while running ({pend.dropped})")
+                    self._forget(pend)
+
+
+class InProcessEngine:
+    """The engine inside the calling process, with the async API of `AsyncEngineClient`."""
+
+    def __init__(self, model_dir=None, **engine_kwargs):
+        from engine import DEFAULT_MODEL_DIR
+
+        self.scheduler = Scheduler(lambda: Engine(model_dir or DEFAULT_MODEL_DIR, **engine_kwargs))
+        self.scheduler.start()
+        self._ids = 0
+
+    async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
+                     deadline_ms: int | None = None, id: str | None = None) -> p.InfillResult:
+        from engine.client import EngineError
+
+        self._ids += 1
+        request = p.parse_infill(dict(id=id or f"i{self._ids}", prefix=prefix, suffix=suffix, max_tokens=max_tokens,
+                                      doc=doc, deadline_ms=deadline_ms))
+        try:
+            return await self.scheduler.submit(request)
+        except RequestFailed as exc:
+            raise EngineError(exc.code, str(exc)) from None
+
+    async def cancel(self, id: str) -> None:
+        self.scheduler.cancel(id)
+
+    async def status(self) -> p.Status:
+        return self.scheduler.status()
+
+    async def close(self) -> None:
+        self.scheduler.stop()
