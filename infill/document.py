@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import tree_sitter
 
 from infill.languages import Language, resolve
@@ -10,6 +13,9 @@ from infill.offsets import Utf8Index, encode
 # Above this size a document is served as neither tree nor completion: parsing a generated
 # multi-megabyte file on every keystroke would stall the editor for no useful context.
 MAX_CHARS = 4_000_000
+# Bytes handed to tree-sitter per read: it reads through a callback, which is also the only way
+# py-tree-sitter honours a progress callback (and so a deadline).
+READ_CHUNK = 1 << 16
 
 Edit = tuple[int, int, int, tuple[int, int], tuple[int, int], tuple[int, int]]
 
@@ -48,8 +54,8 @@ class Document:
         if self._parser is None or self.too_large:
             return None
         if self._stale:
-            old = self._tree
-            self._tree = self._parser.parse(self._data, old) if old is not None else self._parser.parse(self._data)
+            data = self._data
+            self._tree = self._parse(lambda byte, _point: data[byte:byte + READ_CHUNK], self._tree)
             self._stale = False
         return self._tree
 
@@ -60,6 +66,8 @@ class Document:
         self._index: Utf8Index | None = None
         self._tree: tree_sitter.Tree | None = None
         self._stale = True
+        # A known (offset, row): rows are counted from it, and keystrokes stay near it.
+        self._row_anchor = (0, 0)
 
     def apply_change(self, start: int, end: int, new_text: str) -> None:
         """Replace text[start:end] with new_text; the tree is edited now and reparsed when next read."""
@@ -69,19 +77,23 @@ class Document:
         if self._tree is not None:
             self._tree.edit(*edit)
         start_byte, old_end_byte = edit[0], edit[1]
+        text = self._text[:start] + new_text + self._text[end:]
+        self._index = self.index.replaced(start, end, new_text, text)
         self._data = self._data[:start_byte] + encode(new_text) + self._data[old_end_byte:]
-        self._text = self._text[:start] + new_text + self._text[end:]
-        self._index = None
+        self._text = text
+        self._row_anchor = (start, edit[3][0])
         self._stale = True
         self.version += 1
         if self.too_large:
             self._tree = None
 
-    def parse_replacement(self, start: int, end: int, new_text: str) -> tuple[tree_sitter.Tree, tree_sitter.Tree] | None:
+    def parse_replacement(self, start: int, end: int, new_text: str,
+                          seconds: float) -> tuple[tree_sitter.Tree, tree_sitter.Tree] | None:
         """Parse the document as if text[start:end] were new_text, leaving the document as it is.
 
         Returns (current tree edited to the new coordinates, new tree), so the two can be compared
-        with Tree.changed_ranges; None for plain text.
+        with Tree.changed_ranges; None for plain text, or when the parse takes over `seconds` (in
+        error recovery tree-sitter may reparse a large region).
         """
         tree = self.tree
         if tree is None:
@@ -89,8 +101,20 @@ class Document:
         edit = self._edit(start, end, new_text)
         edited = tree.copy()
         edited.edit(*edit)
-        data = self._data[:edit[0]] + encode(new_text) + self._data[edit[1]:]
-        return edited, self._parser.parse(data, edited)
+        new = self._parse(_spliced_reader(self._data, edit[0], edit[1], encode(new_text)), edited,
+                          time.perf_counter() + seconds)
+        return (edited, new) if new is not None else None
+
+    def _parse(self, read: Callable[[int, tuple[int, int]], bytes], old: tree_sitter.Tree | None,
+               deadline: float | None = None) -> tree_sitter.Tree | None:
+        if deadline is None:
+            return self._parser.parse(read, old) if old is not None else self._parser.parse(read)
+        try:
+            return self._parser.parse(read, old, progress_callback=lambda *_: time.perf_counter() > deadline)
+        except ValueError:
+            # Cancelled: without a reset the parser would resume this parse on its next call.
+            self._parser.reset()
+            return None
 
     def _edit(self, start: int, end: int, new_text: str) -> Edit:
         text, index = self._text, self.index
@@ -108,4 +132,26 @@ class Document:
     def _point(self, offset: int, byte: int) -> tuple[int, int]:
         # tree-sitter counts rows at "\n" only; a "\r" before it is an ordinary column.
         line_start = self._text.rfind("\n", 0, offset) + 1
-        return self._text.count("\n", 0, offset), byte - self.index.to_byte(line_start)
+        return self._row(offset), byte - self.index.to_byte(line_start)
+
+    def _row(self, offset: int) -> int:
+        at, row = self._row_anchor
+        if offset >= at:
+            row += self._text.count("\n", at, offset)
+        else:
+            row -= self._text.count("\n", offset, at)
+        self._row_anchor = (offset, row)
+        return row
+
+
+def _spliced_reader(data: bytes, start: int, end: int, new: bytes) -> Callable[[int, tuple[int, int]], bytes]:
+    """A tree-sitter read callback over data[:start] + new + data[end:], without building it: a
+    copy of a large document per check costs more than the parse of a small edit."""
+    def read(byte: int, _point: tuple[int, int]) -> bytes:
+        if byte < start:
+            return data[byte:min(start, byte + READ_CHUNK)]
+        if byte < start + len(new):
+            return new[byte - start:]
+        old = byte - start - len(new) + end
+        return data[old:old + READ_CHUNK]
+    return read

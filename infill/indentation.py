@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 TAB_WIDTH = 4
+# The leading whitespace of each line that has code on it.
+_CODE_LINE_INDENT = re.compile(r"^[ \t]*(?=[^ \t\r\n])", re.MULTILINE)
 
 
 def leading(line: str) -> str:
@@ -24,10 +27,7 @@ def detect_unit(text: str, default: str) -> str:
     tabbed = spaced = 0
     steps: Counter[int] = Counter()
     previous = 0
-    for line in text.splitlines():
-        lead = leading(line)
-        if len(lead) == len(line):
-            continue
+    for lead in _CODE_LINE_INDENT.findall(text):
         if lead.startswith("\t"):
             tabbed += 1
             continue

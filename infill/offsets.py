@@ -7,7 +7,7 @@ characters with its byte length, so a conversion is a bisect plus the encoding o
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
@@ -21,20 +21,33 @@ class Utf8Index:
     def __init__(self, text: str) -> None:
         self._text = text
         self._ascii = text.isascii()
-        self._char_starts: list[int] = []
-        self._byte_starts: list[int] = []
-        self._char_ends: list[int] = []
-        self._byte_ends: list[int] = []
-        if self._ascii:
-            return
-        extra = 0
-        for run in _NON_ASCII_RUN.finditer(text):
-            start, end = run.span()
-            self._char_starts.append(start)
-            self._byte_starts.append(start + extra)
-            extra += len(encode(run.group())) - (end - start)
-            self._char_ends.append(end)
-            self._byte_ends.append(end + extra)
+        self._char_starts, self._byte_starts, self._char_ends, self._byte_ends = (
+            ([], [], [], []) if self._ascii else _runs(text, 0, len(text), 0))
+
+    def replaced(self, start: int, end: int, new_text: str, text: str) -> Utf8Index:
+        """The index of `text`, which is this index's text with [start:end) replaced by new_text.
+
+        Only runs touching the change are rescanned; later ones shift, so a keystroke in a large
+        non-ASCII file costs a bisect and a list shift, not a scan of the file.
+        """
+        index = Utf8Index.__new__(Utf8Index)
+        index._text = text
+        index._ascii = text.isascii()
+        if self._ascii and index._ascii:
+            index._char_starts, index._byte_starts, index._char_ends, index._byte_ends = [], [], [], []
+            return index
+        first = bisect_left(self._char_ends, start)
+        after = bisect_right(self._char_starts, end)
+        low = min(start, self._char_starts[first]) if first < after else start
+        high = max(end, self._char_ends[after - 1]) if first < after else end
+        char_shift = len(new_text) - (end - start)
+        byte_shift = len(encode(new_text)) - (self.to_byte(end) - self.to_byte(start))
+        middle = _runs(text, low, high + char_shift, self.to_byte(low))
+        index._char_starts = self._char_starts[:first] + middle[0] + [c + char_shift for c in self._char_starts[after:]]
+        index._byte_starts = self._byte_starts[:first] + middle[1] + [b + byte_shift for b in self._byte_starts[after:]]
+        index._char_ends = self._char_ends[:first] + middle[2] + [c + char_shift for c in self._char_ends[after:]]
+        index._byte_ends = self._byte_ends[:first] + middle[3] + [b + byte_shift for b in self._byte_ends[after:]]
+        return index
 
     def to_byte(self, offset: int) -> int:
         if self._ascii:
@@ -62,3 +75,20 @@ class Utf8Index:
                 offset += 1
             return offset
         return self._char_ends[i] + byte - self._byte_ends[i]
+
+
+def _runs(text: str, low: int, high: int, byte_low: int) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Runs of non-ASCII characters in text[low:high]; byte_low is the byte offset of `low`."""
+    char_starts: list[int] = []
+    byte_starts: list[int] = []
+    char_ends: list[int] = []
+    byte_ends: list[int] = []
+    extra = byte_low - low
+    for run in _NON_ASCII_RUN.finditer(text, low, high):
+        start, end = run.span()
+        char_starts.append(start)
+        byte_starts.append(start + extra)
+        extra += len(encode(run.group())) - (end - start)
+        char_ends.append(end)
+        byte_ends.append(end + extra)
+    return char_starts, byte_starts, char_ends, byte_ends

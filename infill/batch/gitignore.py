@@ -55,8 +55,32 @@ def _strip_trailing_spaces(line: str) -> str:
     return line
 
 
+def _split_segments(pattern: str) -> list[str]:
+    """Split at "/", except a "/" escaped or inside a bracket expression ("[!/]" is one class)."""
+    segments, current = [], []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            current.append(pattern[i:i + 2])
+            i += 2
+        elif char == "[":
+            _, end = _translate_class(pattern, i)
+            current.append(pattern[i:end])
+            i = end
+        elif char == "/":
+            segments.append("".join(current))
+            current = []
+            i += 1
+        else:
+            current.append(char)
+            i += 1
+    segments.append("".join(current))
+    return segments
+
+
 def _translate(pattern: str) -> str:
-    segments = pattern.split("/")
+    segments = _split_segments(pattern)
     out = []
     last = len(segments) - 1
     for i, segment in enumerate(segments):
@@ -105,22 +129,28 @@ def _translate_class(segment: str, start: int) -> tuple[str, int]:
     members = []
     first = True
     while i < len(segment):
-        char = segment[i]
-        if char == "]" and not first:
-            # A class never matches "/", negated or not.
+        if segment[i] == "]" and not first:
+            # A class never matches "/", negated or not; one with no members matches nothing.
             body = "".join(members)
-            return (f"[^/{body}]" if negate else f"(?!/)[{body}]"), i + 1
-        if char == "\\" and i + 1 < len(segment):
-            members.append(re.escape(segment[i + 1]))
-            i += 2
-        elif char == "-" and members and i + 1 < len(segment) and segment[i + 1] != "]":
-            members.append("-")
-            i += 1
-        else:
-            members.append(re.escape(char))
-            i += 1
+            if negate:
+                return f"[^/{body}]", i + 1
+            return (f"(?!/)[{body}]" if body else "(?!)"), i + 1
+        low, i = _class_char(segment, i)
         first = False
+        if i + 1 < len(segment) and segment[i] == "-" and segment[i + 1] != "]":
+            high, i = _class_char(segment, i + 1)
+            # git matches nothing for a reversed range such as "z-a".
+            if low <= high:
+                members.append(f"{re.escape(low)}-{re.escape(high)}")
+        else:
+            members.append(re.escape(low))
     return re.escape("["), start + 1
+
+
+def _class_char(segment: str, i: int) -> tuple[str, int]:
+    if segment[i] == "\\" and i + 1 < len(segment):
+        return segment[i + 1], i + 2
+    return segment[i], i + 1
 
 
 class IgnoreRules:

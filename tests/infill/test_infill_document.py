@@ -74,7 +74,7 @@ def test_version_counts_changes():
 def test_parse_replacement_leaves_the_document_alone():
     doc = Document("x = (1\n", "python")
     before = str(doc.tree.root_node)
-    edited, new = doc.parse_replacement(6, 6, ")")
+    edited, new = doc.parse_replacement(6, 6, ")", 1.0)
     assert not new.root_node.has_error
     assert str(doc.tree.root_node) == before and doc.text == "x = (1\n"
 

@@ -1,0 +1,138 @@
+"""Keystroke replay over a 5,000-line Python file: incremental parsing against a full reparse.
+
+Each keystroke is an edit (with the editor's auto-closed brackets), then `build_request` at the
+cursor and `postprocess` of a plausible completion (the rest of the line the user goes on to type).
+The same keystrokes are replayed on a document that is reparsed from scratch on each one.
+Times are wall clock and, as the machine may be shared, the thread's CPU time as well.
+
+    .venv/bin/python bench/infill.py
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# Run as a script, this file's folder leads sys.path and its name would shadow the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from infill import Document, build_request, postprocess  # noqa: E402
+from infill.syntax import literal_at  # noqa: E402
+
+STDLIB = Path(os.__file__).parent
+# shlex has non-ASCII text, so str <-> byte offset conversion is on the measured path.
+MODULES = ("shlex.py", "argparse.py", "difflib.py")
+LINES = 5000
+TYPED = ("result = self.helper(value, key=name)", "if not items:", "return sorted(found)",
+         "total += len(chunk)", "raise ValueError(msg % (name,))", "for index, line in enumerate(lines):",
+         "self._cache[key] = [item.strip() for item in parts]", "print('done', file=sys.stderr)",
+         "assert isinstance(value, str), value", "names = {n: v for n, v in pairs}")
+SPOTS = tuple(i / 10 + 0.05 for i in range(10))
+
+
+def source() -> str:
+    lines = "".join((STDLIB / name).read_text(encoding="utf-8") for name in MODULES).splitlines(keepends=True)
+    return "".join(lines[:LINES])
+
+
+def spot(doc: Document, fraction: float) -> int:
+    """End of the first simple statement 8 columns deep at or after `fraction` of the file that the
+    next line continues at the same depth: a new line typed there extends a function body."""
+    lines = doc.text.splitlines(keepends=True)
+    row = int(len(lines) * fraction)
+    while True:
+        offset = sum(len(line) for line in lines[:row]) + len(lines[row].rstrip("\n"))
+        if _simple(lines[row]) and _simple(lines[row + 1]) and literal_at(doc, offset) is None:
+            return offset
+        row += 1
+
+
+def _simple(line: str) -> bool:
+    code = line.rstrip()
+    return (line.startswith(" " * 8) and line[8] not in " #\n" and not code.endswith((":", "\\", "(", ",", "["))
+            and not any(quote in code for quote in "'\""))
+
+
+def keystrokes(offset: int, indent: str, typed: str):
+    """(start, end, new_text, cursor after, completion the model would give) per keystroke."""
+    yield offset, offset, "\n" + indent, offset + 1 + len(indent), typed
+    cursor = offset + 1 + len(indent)
+    closers = ""
+    for i, char in enumerate(typed):
+        rest = typed[i + 1:]
+        if closers and char == closers[0]:
+            closers = closers[1:]
+            yield cursor, cursor, "", cursor + 1, rest
+        elif char == "(":
+            closers = ")" + closers
+            yield cursor, cursor, "()", cursor + 1, rest
+        else:
+            yield cursor, cursor, char, cursor + 1, rest
+        cursor += 1
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+STEPS = ("edit+parse", "build_request", "postprocess", "request+postprocess", "keystroke")
+
+
+def replay(text: str, incremental: bool, clock) -> dict[str, list[float]]:
+    doc = Document(text, "python", "bench.py")
+    doc.tree
+    times: dict[str, list[float]] = {step: [] for step in STEPS}
+    spots = [spot(doc, fraction) for fraction in SPOTS]
+    shift = 0
+    for offset, typed in zip(spots, TYPED):
+        for start, end, new_text, cursor, raw in keystrokes(offset + shift, " " * 8, typed):
+            t0 = clock()
+            if incremental:
+                doc.apply_change(start, end, new_text)
+            else:
+                doc.replace_all(doc.text[:start] + new_text + doc.text[end:])
+            doc.tree
+            t1 = clock()
+            request = build_request(doc, cursor)
+            t2 = clock()
+            postprocess(request, raw, doc)
+            t3 = clock()
+            for step, value in zip(STEPS, (t1 - t0, t2 - t1, t3 - t2, t3 - t1, t3 - t0)):
+                times[step].append(value * 1000)
+        shift = len(doc.text) - len(text)
+    return times
+
+
+def report(title: str, incremental: dict[str, list[float]], full: dict[str, list[float]]) -> None:
+    print(f"{title + ', ms':22}{'incremental p50':>17}{'p95':>8}{'full reparse p50':>18}{'p95':>8}")
+    for step in STEPS:
+        (ip50, ip95), (fp50, fp95) = percentiles(incremental[step]), percentiles(full[step])
+        print(f"{step:22}{ip50:17.3f}{ip95:8.3f}{fp50:18.3f}{fp95:8.3f}")
+    (_, i95), (_, f95) = percentiles(incremental["keystroke"]), percentiles(full["keystroke"])
+    (_, e95), (_, g95) = percentiles(incremental["edit+parse"]), percentiles(full["edit+parse"])
+    goal = percentiles(incremental["request+postprocess"])[1]
+    print(f"ratio full/incremental at p95: keystroke {f95 / i95:.1f}x, edit+parse {g95 / e95:.1f}x; "
+          f"request+postprocess p95 {goal:.3f} ms, goal < 2 ms {'met' if goal < 2 else 'missed'}")
+
+
+def main() -> None:
+    text = source()
+    replay(text, True, time.perf_counter)  # warm-up: grammar load, caches, allocator
+    print(f"machine: {platform.machine()} {platform.processor() or '?'}, {os.cpu_count()} cpus, "
+          f"load average {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}")
+    print(f"file: {text.count(chr(10))} lines, {len(text)} chars ({', '.join(MODULES)})")
+    for title, clock in (("wall clock", time.perf_counter), ("thread CPU", time.thread_time)):
+        incremental = replay(text, True, clock)
+        full = replay(text, False, clock)
+        if clock is time.perf_counter:
+            print(f"{len(incremental['keystroke'])} keystrokes")
+        report(title, incremental, full)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""`dg-infill`: fill code holes across files and directories, headless, with the editor's pipeline.
+
+    dg-infill src/                       # a diff for every <FILL> under src/
+    dg-infill src/ --write               # apply it, file by file, atomically
+    dg-infill --at app.py:12:9 --json    # one spot, one JSON record
+    dg-infill --span app.py:20-28        # regenerate lines 20 to 28
+
+Exit status: 0 every hole filled, 1 some holes left, 2 usage or engine error; a run stopped by
+SIGINT or SIGTERM exits with 128 + the signal's number, every file either written whole or untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.client import EngineUnavailable
+from infill.batch.atomic import ChangedOnDisk, replace_if_unchanged
+from infill.batch.engines import open_engine
+from infill.batch.files import Filters, walk
+from infill.batch.holes import Hole, HoleError, at, find_markers, span
+from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, mark_unwritten, plan
+from infill.batch.report import Reporter
+from infill.batch.run import fill_all
+from infill.batch.textfile import TextFile, Unreadable, read
+from infill.languages import LANGUAGES
+from infill.settings import DEFAULT_MAX_LINES, DEFAULT_MIN_CONFIDENCE, MAX_LINES_LIMIT
+
+EXIT_FILLED, EXIT_HOLES_LEFT, EXIT_ERROR = 0, 1, 2
+DEFAULT_MARKER = "<FILL>"
+DEFAULT_JOBS = 16
+DEFAULT_MAX_BYTES = 1_000_000
+
+
+class UsageError(Exception):
+    pass
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _max_lines(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= MAX_LINES_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_LINES_LIMIT}, not {number}")
+    return number
+
+
+def _confidence(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {value}")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    languages = sorted({lang.name for lang in LANGUAGES} | {"text"})
+    ap = argparse.ArgumentParser(
+        prog="dg-infill", description="Fill code holes across files with the dg-lsp diffusion model.",
+        epilog="Exit status: 0 all holes filled, 1 some holes left, 2 usage or engine error.")
+    ap.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to search for holes")
+    holes = ap.add_argument_group("holes")
+    holes.add_argument("--marker", default=DEFAULT_MARKER, metavar="TEXT",
+                       help=f"text that marks a hole (default: {DEFAULT_MARKER})")
+    holes.add_argument("--at", action="append", default=[], metavar="FILE:LINE:COL",
+                       help="fill at one position (1-based line and column); repeatable")
+    holes.add_argument("--span", action="append", default=[], metavar="FILE:START-END",
+                       help="regenerate lines START to END (1-based, inclusive); repeatable")
+    files = ap.add_argument_group("files")
+    files.add_argument("--lang", action="append", default=[], metavar="LANG",
+                       help=f"only files in these languages, comma-separated: {', '.join(languages)}")
+    files.add_argument("--glob", action="append", default=[], metavar="GLOB",
+                       help="only files matching GLOB (gitignore syntax; '!GLOB' excludes); repeatable")
+    files.add_argument("--no-ignore", action="store_true", help="do not skip files that .gitignore ignores")
+    files.add_argument("--max-bytes", type=_positive, default=DEFAULT_MAX_BYTES, metavar="N",
+                       help=f"skip files larger than N bytes (default: {DEFAULT_MAX_BYTES})")
+    files.add_argument("--encoding", default="latin-1", metavar="ENC",
+                       help="encoding of files that are neither UTF-8 nor marked by a BOM (default: latin-1)")
+    output = ap.add_argument_group("output")
+    output.add_argument("--write", action="store_true", help="write the changes instead of printing a diff")
+    output.add_argument("--json", action="store_true", help="print one JSON record per hole instead of a diff")
+    output.add_argument("--allow-parse-errors", action="store_true",
+                        help="keep completions that make the file fail to parse")
+    output.add_argument("--min-confidence", type=_confidence, default=DEFAULT_MIN_CONFIDENCE, metavar="X",
+                        help=f"leave holes whose mean token confidence is below X (default: {DEFAULT_MIN_CONFIDENCE})")
+    output.add_argument("--max-lines", type=_max_lines, default=DEFAULT_MAX_LINES, metavar="N",
+                        help=f"longest completion for a block hole, in lines (default: {DEFAULT_MAX_LINES})")
+    output.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
+    engine = ap.add_argument_group("engine")
+    engine.add_argument("--jobs", "-j", type=_positive, default=DEFAULT_JOBS, metavar="N",
+                        help=f"holes in flight at once, batched by the engine (default: {DEFAULT_JOBS})")
+    engine.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: the embedded dg-tiny)")
+    engine.add_argument("--socket", metavar="PATH", help="engine socket, or tcp://HOST:PORT (default: per model)")
+    engine.add_argument("--in-process", action="store_true", help="run the engine in this process, without a daemon")
+    engine.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                        help="seconds to wait for one answer (default: 120)")
+    return ap
+
+
+@dataclass
+class Target:
+    path: Path
+    display: str
+    markers: bool  # search this file for markers (it was given or found by walking)
+    explicit: bool  # named on the command line (by PATH, --at or --span)
+
+
+def _split_spot(spec: str, option: str, fields: int) -> tuple[str, list[int]]:
+    """Split FILE:A:B (--at) or FILE:A-B (--span) into the file and its numbers."""
+    if option == "--at":
+        path, *numbers = spec.rsplit(":", 2)
+    else:
+        path, _, numbers_text = spec.rpartition(":")
+        numbers = numbers_text.split("-")
+    if not path or len(numbers) != fields or not all(n.isdigit() for n in numbers):
+        shape = "FILE:LINE:COL" if option == "--at" else "FILE:START-END"
+        raise UsageError(f"{option} {spec!r}: expected {shape} with 1-based numbers")
+    return path, [int(n) for n in numbers]
+
+
+def targets(args, filters: Filters) -> list[Target]:
+    found: dict[Path, Target] = {}
+
+    def add(path: Path, markers: bool, explicit: bool) -> None:
+        key = path.resolve()
+        known = found.get(key)
+        if known is None:
+            found[key] = Target(path, path.as_posix(), markers, explicit)
+        else:
+            known.markers |= markers
+            known.explicit |= explicit
+
+    for name in args.paths:
+        path = Path(name)
+        if path.is_dir():
+            for file in walk(path, filters):
+                add(file, True, False)
+        elif path.is_file():
+            add(path, True, True)
+        else:
+            raise UsageError(f"{name}: no such file or directory")
+    for option, specs in (("--at", args.at), ("--span", args.span)):
+        for spec in specs:
+            name, _ = _split_spot(spec, option, 2)
+            if not Path(name).is_file():
+                raise UsageError(f"{option} {spec}: {name}: no such file")
+            add(Path(name), False, True)
+    return list(found.values())
+
+
+def spot_holes(args, target: Target, text: str) -> list[Hole]:
+    holes = []
+    key = target.path.resolve()
+    for option, specs, make in (("--at", args.at, at), ("--span", args.span, span)):
+        for spec in specs:
+            name, numbers = _split_spot(spec, option, 2)
+            if Path(name).resolve() != key:
+                continue
+            try:
+                holes.append(make(text, *numbers))
+            except HoleError as exc:
+                raise UsageError(f"{option} {spec}: {exc}") from None
+    return holes
+
+
+def collect(args, reporter: Reporter, filters: Filters) -> list[FilePlan]:
+    plans = []
+    for target in targets(args, filters):
+        try:
+            file = read(target.path, max_bytes=args.max_bytes, fallback_encoding=args.encoding)
+        except Unreadable as exc:
+            if target.explicit and (args.at or args.span) and not target.markers:
+                raise UsageError(f"{target.display}: {exc}") from None
+            reporter.warning(f"{target.display}: skipped: {exc}")
+            continue
+        except OSError as exc:
+            reporter.warning(f"{target.display}: skipped: {exc.strerror or exc}")
+            continue
+        holes = spot_holes(args, target, file.text)
+        if target.markers:
+            holes += find_markers(file.text, args.marker)
+        holes.sort(key=lambda hole: (hole.start, hole.end))
+        for first, second in itertools.pairwise(holes):
+            # Touching holes would open into one gap, with no text to tell their fills apart.
+            if second.start <= first.end:
+                raise UsageError(f"{target.display}: holes at {first.line}:{first.col} and "
+                                 f"{second.line}:{second.col} overlap or touch; make them one hole")
+        if holes:
+            plans.append(plan(target.display, file, holes, max_lines=args.max_lines,
+                              prefix_tokens=1024, suffix_tokens=256))
+    return plans
+
+
+def write_file(file_plan: FilePlan, reporter: Reporter) -> bool:
+    """Write a composed file over the original; False (and its holes left) when it cannot."""
+    file: TextFile = file_plan.file
+    try:
+        replace_if_unchanged(file.path, file.encode(file_plan.new_text), file.snapshot, file.mode)
+    except ChangedOnDisk as exc:
+        reporter.error(str(exc))
+        mark_unwritten(file_plan, CHANGED, "the file changed since it was read; not written")
+        return False
+    except OSError as exc:
+        reporter.error(f"{file_plan.display}: cannot write: {exc.strerror or exc}")
+        mark_unwritten(file_plan, WRITE_FAILED, f"cannot write: {exc.strerror or exc}")
+        return False
+    return True
+
+
+async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+
+    def on_file(position: int, file_plan: FilePlan) -> None:
+        # No await in here: a signal is handled between files, never halfway through a write.
+        written = False
+        if args.write and file_plan.changed:
+            written = write_file(file_plan, reporter)
+        reporter.file_done(position, file_plan, written)
+
+    reporter.start(sum(len(p.holes) for p in plans), len(plans))
+    unavailable: list[Exception] = []
+    try:
+        try:
+            async with open_engine(model_dir=args.model, socket=args.socket, in_process=args.in_process,
+                                   timeout=args.timeout) as engine:
+                await fill_all(engine, plans, jobs=args.jobs, min_confidence=args.min_confidence,
+                               allow_parse_errors=args.allow_parse_errors, on_answer=reporter.answered,
+                               on_file=on_file)
+        except* EngineUnavailable as group:
+            unavailable.extend(_leaves(group))
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        reporter.stop()
+        reporter.flush()
+        name = signal.Signals(received[0]).name
+        reporter.error(f"interrupted by {name}: {reporter.files_written} files written in full, "
+                       "the others untouched")
+        return 128 + received[0]
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    reporter.stop()
+    if unavailable:
+        reporter.flush()
+        reporter.error(f"engine unavailable: {str(unavailable[0]).removeprefix('unavailable: ')}")
+        return EXIT_ERROR
+    reporter.summary()
+    if reporter.statuses[ENGINE_ERROR]:
+        return EXIT_ERROR
+    return EXIT_HOLES_LEFT if reporter.holes_left else EXIT_FILLED
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    """The exceptions in a (nested) exception group, as TaskGroups inside TaskGroups raise them."""
+    out = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    reporter = Reporter(as_json=args.json, write=args.write, progress=False if args.no_progress else None)
+    try:
+        if not args.paths and not args.at and not args.span:
+            raise UsageError("no paths given; pass files or directories to search for holes, or --at/--span")
+        if not args.marker:
+            raise UsageError("--marker must not be empty")
+        known = {lang.name for lang in LANGUAGES} | {"text"}
+        languages = {name.strip() for value in args.lang for name in value.split(",") if name.strip()}
+        unknown = sorted(languages - known)
+        if unknown:
+            raise UsageError(f"unknown language {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
+        try:
+            "".encode(args.encoding)
+        except LookupError:
+            raise UsageError(f"unknown encoding {args.encoding!r}") from None
+        plans = collect(args, reporter, Filters.create(languages, args.glob, not args.no_ignore))
+    except UsageError as exc:
+        reporter.error(str(exc))
+        return EXIT_ERROR
+    if not plans:
+        reporter.err.print(f"No holes found (looked for {args.marker!r}).", markup=False)
+        return EXIT_FILLED
+    return asyncio.run(run(args, reporter, plans))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
