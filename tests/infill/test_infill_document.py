@@ -18,6 +18,9 @@ class Greeter:
         return f"hello {name}"
 '''
 
+GO = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"héllo, 世界\")\n}\n"
+JS = "const greet = (name) => {\n  return `hi ${name} 👋`;\n};\n"
+
 C = "#include <stdio.h>\r\n\r\nint main(void) {\r\n    printf(\"héllo\\n\");\r\n    return 0;\r\n}\r\n"
 
 
@@ -93,7 +96,7 @@ def edits(draw, text_strategy):
     return text, changes
 
 
-@pytest.mark.parametrize(("source", "language"), [(PYTHON, "python"), (C, "c")])
+@pytest.mark.parametrize(("source", "language"), [(PYTHON, "python"), (C, "c"), (GO, "go"), (JS, "javascript")])
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_incremental_edits_give_the_tree_of_a_full_parse(source, language, data):
@@ -120,3 +123,27 @@ def test_utf8_index_round_trips_every_offset(text):
 def test_utf8_index_rounds_bytes_inside_a_character_down():
     index = Utf8Index("a😀b")
     assert [index.to_char(b) for b in range(7)] == [0, 1, 1, 1, 1, 2, 3]
+
+
+@settings(max_examples=100)
+@given(data=st.data())
+def test_utf8_index_after_a_change_equals_a_fresh_index(data):
+    text, changes = data.draw(edits(st.text(alphabet=st.sampled_from(list("ab \n") + ["é", "😀", "中"]), max_size=40)))
+    index = Utf8Index(text)
+    for start, end, new in changes:
+        text_after = text[:start] + new + text[end:]
+        index = index.replaced(start, end, new, text_after)
+        text = text_after
+    fresh = Utf8Index(text)
+    for offset in range(len(text) + 1):
+        assert index.to_byte(offset) == fresh.to_byte(offset)
+    for byte in range(len(encode(text)) + 1):
+        assert index.to_char(byte) == fresh.to_char(byte)
+
+
+def test_a_replacement_parse_past_its_deadline_gives_nothing_and_spoils_nothing():
+    doc = Document("def f(:\n" + "    x = [1,\n" * 1000, "python")
+    doc.tree
+    assert doc.parse_replacement(8, 8, "(", 0.0) is None
+    doc.apply_change(6, 6, "x")
+    assert shape(doc.tree.root_node) == shape(full_parse(doc).root_node)
