@@ -57,8 +57,8 @@ def gumbel_max(logits: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def denoise(lm, rows: list[Row], settings: SamplerSettings = SamplerSettings(),
-            on_step: Callable[[], None] | None = None) -> list[Filled | None]:
-    """Denoise every row's gap; a row that stops being alive gets None."""
+            on_step: Callable[[torch.Tensor], None] | None = None) -> list[Filled | None]:
+    """Denoise every row's gap; a row that stops being alive gets None. `on_step` sees each new canvas."""
     model, device = lm.model, lm.device
     vocab = model.config.text_config.vocab_size
     batch = len(rows)
@@ -114,7 +114,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings = SamplerSettings(),
         finished |= stopping(new_argmax, torch.where(gap[..., None], processed, fixed_certain))
         current, argmax, last_logits = new_current, new_argmax, logits
         if on_step is not None:
-            on_step()
+            on_step(current)
 
     if last_logits is None:
         return [None] * batch

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from tokenizers import Tokenizer
 from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
 
@@ -91,7 +92,7 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
             path, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
         )
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise ModelDirError(f"cannot load the model in {path}: {exc}") from exc
     text_cfg = model.config.text_config
     if text_cfg.num_experts and text_cfg.num_experts <= DENSE_EXPERTS_MAX and dev.type == "cpu":

@@ -1,0 +1,50 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import DEFAULT_MODEL_DIR
+from engine.client import EngineClient, EngineUnavailable
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The real embedded model, in this process."""
+    from engine.engine import Engine
+
+    eng = Engine(DEFAULT_MODEL_DIR)
+    eng.warm_up()
+    return eng
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    """A real `dg-engine serve` on a private socket; yields the socket path."""
+    sock = tmp_path_factory.mktemp("run") / "engine.sock"
+    log = (sock.parent / "engine.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--socket", str(sock)], stdout=log,
+                            stderr=subprocess.STDOUT)
+    client = EngineClient(sock, autostart=False, timeout=5)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if client.status().ready:
+                break
+        except EngineUnavailable:
+            pass
+        assert proc.poll() is None, (sock.parent / "engine.log").read_text()
+        assert time.monotonic() < deadline, "daemon did not get ready"
+        time.sleep(0.2)
+    client.close()
+    yield sock
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def env_no_token(monkeypatch):
+    monkeypatch.delenv("DG_ENGINE_TOKEN", raising=False)
+    return os.environ

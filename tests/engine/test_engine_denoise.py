@@ -1,0 +1,117 @@
+import copy
+
+import pytest
+import torch
+
+from engine import DEFAULT_MODEL_DIR
+from engine.canvas import build_layout
+from engine.denoise import Row, SamplerSettings, denoise
+from engine.kvcache import PrefixCache, encode_context
+from engine.modeldir import ModelDirError
+
+PREFIX = 'def mean(xs):\n    """Average of xs."""\n    total = sum(xs)\n'
+SUFFIX = "\n\nprint(mean([1, 2, 3]))\n"
+
+
+def rows_for(engine, cases, canvas=64):
+    lm = engine.lm
+    rows = []
+    for prefix, suffix in cases:
+        layout = build_layout(lm.encode, lm.sep_id, prefix, suffix, canvas, lm.budget)
+        cache, _ = encode_context(lm.model, layout.encoder_ids, PrefixCache())
+        rows.append(Row(layout, cache))
+    return rows
+
+
+def test_flanks_never_change_and_only_gap_positions_do(engine):
+    rows = rows_for(engine, [(PREFIX + "    ret", "urn total / len(xs)" + SUFFIX), (PREFIX, SUFFIX)])
+    seen = []
+    denoise(engine.lm, rows, SamplerSettings(max_steps=8, confidence_threshold=1e-9), on_step=seen.append)
+    assert len(seen) == 8
+    for i, row in enumerate(rows):
+        lay = row.layout
+        for canvas in seen:
+            got = canvas[i, : lay.canvas_length].tolist()
+            assert got[: lay.gap_start] == lay.left_flank
+            assert got[lay.gap_stop :] == lay.right_flank
+    changed = [(a != b) for a, b in zip(seen, seen[1:])]
+    for i, row in enumerate(rows):
+        lay = row.layout
+        for diff in changed:
+            outside = torch.cat([diff[i, : lay.gap_start], diff[i, lay.gap_stop : lay.canvas_length]])
+            assert not outside.any()
+        assert any(diff[i, lay.gap_start : lay.gap_stop].any() for diff in changed)
+
+
+def test_step_cap_bounds_the_loop(engine):
+    (filled,) = denoise(engine.lm, rows_for(engine, [(PREFIX, SUFFIX)]),
+                        SamplerSettings(max_steps=3, confidence_threshold=1e-9))
+    assert filled.steps == 3
+
+
+def test_stable_and_confident_stop_ends_early(engine):
+    # Any entropy counts as confident and no stability history is needed: one step is enough.
+    (filled,) = denoise(engine.lm, rows_for(engine, [(PREFIX, SUFFIX)]),
+                        SamplerSettings(max_steps=12, stability_threshold=0, confidence_threshold=1e9))
+    assert filled.steps == 1
+    assert len(filled.token_confidences) == len(filled.middle_ids) + int(filled.ended)
+    assert all(0.0 <= c <= 1.0 for c in filled.token_confidences)
+
+
+def test_a_dropped_row_yields_none_and_the_rest_finish(engine):
+    rows = rows_for(engine, [(PREFIX, SUFFIX), (PREFIX + "    x = 1\n", SUFFIX)])
+    rows[0].alive = lambda: False
+    out = denoise(engine.lm, rows, SamplerSettings(max_steps=4))
+    assert out[0] is None and out[1] is not None
+
+
+def test_extending_a_cached_prefix_matches_encoding_from_scratch(engine):
+    lm = engine.lm
+    store = PrefixCache()
+    short = lm.encode("import os\nimport sys\n")
+    longer = short + lm.encode("def main():\n")
+    encode_context(lm.model, short, store)
+    reused, hit = encode_context(lm.model, longer, store)
+    fresh, _ = encode_context(lm.model, longer, PrefixCache())
+    assert hit and store.hit_rate == 0.5
+    for a, b in zip(reused.layers, fresh.layers):
+        torch.testing.assert_close(a.keys.float(), b.keys.float(), atol=2e-2, rtol=2e-2)
+
+
+def test_an_exact_repeat_hits_the_cache(engine):
+    lm = engine.lm
+    store = PrefixCache()
+    ids = lm.encode("x = 1\n")
+    first, hit1 = encode_context(lm.model, ids, store)
+    second, hit2 = encode_context(lm.model, ids, store)
+    assert (hit1, hit2) == (False, True) and first is second
+
+
+def test_prefix_cache_evicts_to_its_memory_bound(engine):
+    lm = engine.lm
+    store = PrefixCache(max_bytes=1)
+    encode_context(lm.model, lm.encode("a = 1\n"), store)
+    encode_context(lm.model, lm.encode("b = 2\n"), store)
+    assert len(store.entries) == 1
+
+
+def test_missing_or_broken_model_directories_get_clear_errors(tmp_path):
+    from engine.model import load
+
+    with pytest.raises(ModelDirError, match="does not exist"):
+        load(tmp_path / "nope")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelDirError, match="lacks tokenizer.json, \\*.safetensors weights"):
+        load(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in DEFAULT_MODEL_DIR.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ModelDirError, match="cannot load"):
+        load(broken)
+
+
+def test_the_model_is_text_only(engine):
+    names = [n for n, _ in engine.lm.model.named_modules()]
+    assert not any("vision" in n for n in names)
