@@ -81,7 +81,9 @@ class Completer:
         if shown is not None:
             rest = shown.rest_after(text, offset)
             if rest is not None:
-                return Completion(rest[0], offset, rest[1]), S.TYPING_THROUGH
+                # Nothing typed: the same request again (an editor re-asking), a cache hit.
+                source = S.TYPING_THROUGH if offset > shown.offset else S.CACHE
+                return Completion(rest[0], offset, rest[1]), source
         request = build_request(doc, offset, max_lines=settings.max_lines,
                                 open_documents=[other.doc for other in self.documents])
         if request is None:
@@ -110,12 +112,13 @@ class Completer:
         if self.settings.debounce_ms:
             # A newer keystroke supersedes this request during the wait, before any model work.
             await asyncio.sleep(self.settings.debounce_ms / 1000)
-        started = time.perf_counter()
         try:
-            result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens)
+            self.link.check_ready()
         except NotReady:
             return None
         self.stats.model_calls += 1
+        started = time.perf_counter()
+        result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens)
         if result is None:
             return None
         self.stats.record_model((time.perf_counter() - started) * 1000)

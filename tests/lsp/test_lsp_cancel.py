@@ -1,0 +1,65 @@
+"""$/cancelRequest and supersession: neither leaves a request hanging or the engine busy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+
+URI = "file:///work/example/walk.py"
+TEXT = '''import os
+
+
+def count_files(root):
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        count += 
+    return count
+'''
+LINE, CHARACTER = 6, len("        count += ")
+
+
+async def _wait_model_call(lsp, calls: int) -> None:
+    """Until the server has sent the request to the engine."""
+    for _ in range(500):
+        if (await lsp.status())["model_calls"] >= calls:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the request never reached the engine")
+
+
+async def test_lsp_cancel_request_stops_it(lsp):
+    await lsp.wait_ready()
+    lsp.open(URI, TEXT)
+    protocol = lsp.client.protocol
+    pending = asyncio.ensure_future(protocol.send_request_async(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.params(URI, LINE, CHARACTER), msg_id="cancel-me"))
+    await _wait_model_call(lsp, 1)
+    protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="cancel-me"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wait_for(pending, 5)
+    st = await lsp.status()
+    assert st["sources"] == {"cancelled": 1}
+    # The server and the engine keep serving.
+    assert isinstance(await lsp.client.text_document_inline_completion_async(lsp.params(URI, LINE, CHARACTER)),
+                      types.InlineCompletionList)
+    assert (await lsp.status())["sources"].get("model") == 1
+
+
+async def test_lsp_newer_request_supersedes_the_older_at_once(lsp):
+    await lsp.wait_ready()
+    lsp.open(URI, TEXT)
+    older = asyncio.ensure_future(lsp.client.text_document_inline_completion_async(lsp.params(URI, LINE, CHARACTER)))
+    await _wait_model_call(lsp, 1)
+    lsp.edit(URI, (LINE, CHARACTER), (LINE, CHARACTER), "i")
+    newer = asyncio.ensure_future(
+        lsp.client.text_document_inline_completion_async(lsp.params(URI, LINE, CHARACTER + 1)))
+    result = await asyncio.wait_for(older, 5)
+    assert isinstance(result, types.InlineCompletionList) and not result.items
+    assert not newer.done(), "the older request waited for the newer one's model call"
+    assert isinstance(await newer, types.InlineCompletionList)
+    st = await lsp.status()
+    assert st["sources"]["cancelled"] == 1
+    assert st["sources"].get("model") == 1

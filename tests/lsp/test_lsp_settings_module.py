@@ -1,0 +1,54 @@
+"""infill.settings: the "dg" section as editors send it."""
+
+from __future__ import annotations
+
+import pytest
+
+from infill.settings import DEFAULT_MIN_CONFIDENCE, Settings, SettingsError
+
+
+def test_lsp_settings_defaults():
+    s = Settings()
+    assert (s.model_dir, s.engine_socket, s.enabled_languages) == (None, None, ())
+    assert (s.max_lines, s.debounce_ms, s.min_confidence, s.enabled) == (8, 0, DEFAULT_MIN_CONFIDENCE, True)
+
+
+def test_lsp_settings_from_the_vscode_section():
+    # What editors/vscode sends, plus keys only the editor uses.
+    s = Settings.from_dict({"modelDir": None, "engineSocket": "/run/dg.sock", "enabledLanguages": ["python"],
+                            "maxLines": 3, "debounceMs": 75, "minConfidence": 0.5, "enable": True,
+                            "serverPath": "dg-lsp"})
+    assert s == Settings(engine_socket="/run/dg.sock", enabled_languages=("python",), max_lines=3,
+                         debounce_ms=75, min_confidence=0.5)
+    assert Settings.from_dict(s.to_dict()) == s
+
+
+def test_lsp_settings_partial_update_keeps_the_rest_and_null_resets():
+    base = Settings(max_lines=3, engine_socket="tcp://127.0.0.1:7411")
+    s = Settings.from_dict({"debounceMs": 10, "maxLines": None}, base)
+    assert (s.max_lines, s.engine_socket, s.debounce_ms) == (8, "tcp://127.0.0.1:7411", 10)
+    assert Settings.from_dict({"modelDir": "  "}).model_dir is None
+
+
+@pytest.mark.parametrize("section, key", [
+    ({"maxLines": "8"}, "dg.maxLines"),
+    ({"maxLines": 0}, "dg.maxLines"),
+    ({"maxLines": True}, "dg.maxLines"),
+    ({"debounceMs": -1}, "dg.debounceMs"),
+    ({"minConfidence": 1.5}, "dg.minConfidence"),
+    ({"enabled": "yes"}, "dg.enabled"),
+    ({"enabledLanguages": "python"}, "dg.enabledLanguages"),
+    ({"engineSocket": "relative.sock"}, "dg.engineSocket"),
+    ({"engineSocket": "tcp://localhost"}, "dg.engineSocket"),
+    ({"modelDir": 3}, "dg.modelDir"),
+])
+def test_lsp_settings_reject_bad_values_by_name(section, key):
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        Settings.from_dict(section)
+
+
+def test_lsp_settings_language_filter():
+    assert Settings().language_enabled("markdown")
+    s = Settings(enabled_languages=("Python", "rust"))
+    assert s.language_enabled("python") and s.language_enabled(None, "rust")
+    assert not s.language_enabled("javascript", "javascript")
