@@ -2,7 +2,7 @@
 
 from infill.document import Document
 from infill.languages import Language, resolve
-from infill.postprocess import Completion, postprocess
+from infill.completion import Completion, postprocess
 from infill.request import InfillRequest, build_request
 
 __all__ = ["Completion", "Document", "InfillRequest", "Language", "build_request", "postprocess", "resolve"]

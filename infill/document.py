@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import tree_sitter
@@ -13,8 +12,7 @@ from infill.offsets import Utf8Index, encode
 # Above this size a document is served as neither tree nor completion: parsing a generated
 # multi-megabyte file on every keystroke would stall the editor for no useful context.
 MAX_CHARS = 4_000_000
-# Bytes handed to tree-sitter per read: it reads through a callback, which is also the only way
-# py-tree-sitter honours a progress callback (and so a deadline).
+# Bytes handed to tree-sitter per read of a spliced buffer (see parse_replacement).
 READ_CHUNK = 1 << 16
 
 Edit = tuple[int, int, int, tuple[int, int], tuple[int, int], tuple[int, int]]
@@ -34,11 +32,6 @@ class Document:
         return self._text
 
     @property
-    def data(self) -> bytes:
-        """The text as UTF-8, the buffer the tree's byte offsets refer to."""
-        return self._data
-
-    @property
     def too_large(self) -> bool:
         return len(self._text) > MAX_CHARS
 
@@ -54,15 +47,16 @@ class Document:
         if self._parser is None or self.too_large:
             return None
         if self._stale:
-            data = self._data
-            self._tree = self._parse(lambda byte, _point: data[byte:byte + READ_CHUNK], self._tree)
+            old = self._tree
+            self._tree = self._parser.parse(self._data, old) if old is not None else self._parser.parse(self._data)
             self._stale = False
         return self._tree
 
     def replace_all(self, text: str) -> None:
         self.version += 1
         self._text = text
-        self._data = encode(text)
+        # UTF-8 of the text, edited in place: a keystroke moves the tail, it allocates no new copy.
+        self._data = bytearray(encode(text))
         self._index: Utf8Index | None = None
         self._tree: tree_sitter.Tree | None = None
         self._stale = True
@@ -79,7 +73,7 @@ class Document:
         start_byte, old_end_byte = edit[0], edit[1]
         text = self._text[:start] + new_text + self._text[end:]
         self._index = self.index.replaced(start, end, new_text, text)
-        self._data = self._data[:start_byte] + encode(new_text) + self._data[old_end_byte:]
+        self._data[start_byte:old_end_byte] = encode(new_text)
         self._text = text
         self._row_anchor = (start, edit[3][0])
         self._stale = True
@@ -88,12 +82,14 @@ class Document:
             self._tree = None
 
     def parse_replacement(self, start: int, end: int, new_text: str,
-                          seconds: float) -> tuple[tree_sitter.Tree, tree_sitter.Tree] | None:
+                          work_limit: int) -> tuple[tree_sitter.Tree, tree_sitter.Tree] | None:
         """Parse the document as if text[start:end] were new_text, leaving the document as it is.
 
         Returns (current tree edited to the new coordinates, new tree), so the two can be compared
-        with Tree.changed_ranges; None for plain text, or when the parse takes over `seconds` (in
-        error recovery tree-sitter may reparse a large region).
+        with Tree.changed_ranges. None for plain text, and for a parse that needs more than
+        `work_limit` progress reports (tree-sitter reports about every hundred parse operations):
+        in error recovery it may reparse thousands of lines. Counting work rather than time keeps
+        the outcome the same on a busy machine.
         """
         tree = self.tree
         if tree is None:
@@ -101,23 +97,24 @@ class Document:
         edit = self._edit(start, end, new_text)
         edited = tree.copy()
         edited.edit(*edit)
-        new = self._parse(_spliced_reader(self._data, edit[0], edit[1], encode(new_text)), edited,
-                          time.perf_counter() + seconds)
-        return (edited, new) if new is not None else None
+        reports = 0
 
-    def _parse(self, read: Callable[[int, tuple[int, int]], bytes], old: tree_sitter.Tree | None,
-               deadline: float | None = None) -> tree_sitter.Tree | None:
-        if deadline is None:
-            return self._parser.parse(read, old) if old is not None else self._parser.parse(read)
+        def over_limit(*_: object) -> bool:
+            nonlocal reports
+            reports += 1
+            return reports > work_limit
+
         try:
-            return self._parser.parse(read, old, progress_callback=lambda *_: time.perf_counter() > deadline)
+            new = self._parser.parse(_spliced_reader(self._data, edit[0], edit[1], encode(new_text)), edited,
+                                     progress_callback=over_limit)
         except ValueError:
             # Cancelled: without a reset the parser would resume this parse on its next call.
             self._parser.reset()
             return None
+        return edited, new
 
     def _edit(self, start: int, end: int, new_text: str) -> Edit:
-        text, index = self._text, self.index
+        index = self.index
         start_byte, end_byte = index.to_byte(start), index.to_byte(end)
         new_bytes = encode(new_text)
         start_point = self._point(start, start_byte)
@@ -144,10 +141,10 @@ class Document:
         return row
 
 
-def _spliced_reader(data: bytes, start: int, end: int, new: bytes) -> Callable[[int, tuple[int, int]], bytes]:
+def _spliced_reader(data: bytearray, start: int, end: int, new: bytes) -> Callable[[int, tuple[int, int]], bytes | bytearray]:
     """A tree-sitter read callback over data[:start] + new + data[end:], without building it: a
     copy of a large document per check costs more than the parse of a small edit."""
-    def read(byte: int, _point: tuple[int, int]) -> bytes:
+    def read(byte: int, _point: tuple[int, int]) -> bytes | bytearray:
         if byte < start:
             return data[byte:min(start, byte + READ_CHUNK)]
         if byte < start + len(new):

@@ -51,13 +51,14 @@ def definitions(doc: Document) -> dict[str, str]:
     found: dict[str, str] = {}
     tree = doc.tree
     if tree is not None:
+        index = doc.index
         for node in tree.root_node.named_children:
             if node.type in _WRAPPERS:
                 node = node.child_by_field_name("definition") or node.child_by_field_name("declaration") or node
             name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
             if name is None or body is None:
                 continue
-            signature = doc.data[node.start_byte:body.start_byte].decode("utf-8", "replace").rstrip()
-            found[name.text.decode("utf-8", "replace")] = signature[:MAX_SIGNATURE_CHARS]
+            signature = doc.text[index.to_char(node.start_byte):index.to_char(body.start_byte)].rstrip()
+            found[doc.text[index.to_char(name.start_byte):index.to_char(name.end_byte)]] = signature[:MAX_SIGNATURE_CHARS]
     _definitions[doc] = (doc.version, found)
     return found

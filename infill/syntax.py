@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import tree_sitter
 
@@ -41,7 +40,7 @@ def literal_at(doc: Document, offset: int) -> str | None:
         if is_comment(node):
             inside = node.start_byte < byte < node.end_byte
             # A line comment runs to the end of its line: typing at its end is still the comment.
-            at_open_end = byte == node.end_byte and not node.text.endswith((b"*/", b"-->", b"]]"))
+            at_open_end = byte == node.end_byte and not doc.text[offset - 3:offset].endswith(("*/", "-->", "]]"))
             return "comment" if inside or at_open_end else None
         if is_string(node) and node.start_byte < byte < node.end_byte:
             return "string"
@@ -115,17 +114,30 @@ def leading_imports(doc: Document, before: int, limit: int = 64) -> list[tuple[i
     return found
 
 
-@lru_cache(maxsize=None)
-def _error_query(language: tree_sitter.Language) -> tree_sitter.Query:
-    return tree_sitter.Query(language, "[(ERROR) (MISSING)] @error")
-
-
 def error_nodes(tree: tree_sitter.Tree, start_byte: int, end_byte: int) -> list[tree_sitter.Node]:
-    """ERROR and MISSING nodes that overlap [start_byte, end_byte], ends included: a MISSING
-    node is empty, and one at either end of the range counts."""
-    if not tree.root_node.has_error:
-        return []
-    cursor = tree_sitter.QueryCursor(_error_query(tree.language))
-    cursor.set_byte_range(max(start_byte - 1, 0), end_byte + 1)
-    return [node for node in cursor.captures(tree.root_node).get("error", ())
-            if node.end_byte >= start_byte and node.start_byte <= end_byte]
+    """The outermost ERROR and MISSING nodes that overlap [start_byte, end_byte], ends included
+    (a MISSING node is empty, and one at either end counts).
+
+    The walk enters only subtrees that hold an error (has_error) and, in each, only the children
+    that overlap the range, so a clean region costs nothing however large it is. Errors nested in
+    an ERROR are left uncounted: how tree-sitter splits a broken region is noise.
+    """
+    found = []
+    pending = [tree.root_node] if tree.root_node.has_error else []
+    while pending:
+        node = pending.pop()
+        if node.is_error or node.is_missing:
+            found.append(node)
+            continue
+        cursor = node.walk()
+        if cursor.goto_first_child_for_byte(max(start_byte - 1, 0)) is None:
+            continue
+        while True:
+            child = cursor.node
+            if child.start_byte > end_byte:
+                break
+            if child.has_error and child.end_byte >= start_byte:
+                pending.append(child)
+            if not cursor.goto_next_sibling():
+                break
+    return found

@@ -9,6 +9,3 @@ CHARS_PER_TOKEN = 3.5
 def chars_for(tokens: int) -> int:
     return int(tokens * CHARS_PER_TOKEN)
 
-
-def estimate(text: str) -> int:
-    return -(-len(text) * 2 // 7)

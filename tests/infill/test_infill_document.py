@@ -77,7 +77,7 @@ def test_version_counts_changes():
 def test_parse_replacement_leaves_the_document_alone():
     doc = Document("x = (1\n", "python")
     before = str(doc.tree.root_node)
-    edited, new = doc.parse_replacement(6, 6, ")", 1.0)
+    edited, new = doc.parse_replacement(6, 6, ")", 100)
     assert not new.root_node.has_error
     assert str(doc.tree.root_node) == before and doc.text == "x = (1\n"
 
@@ -141,9 +141,9 @@ def test_utf8_index_after_a_change_equals_a_fresh_index(data):
         assert index.to_char(byte) == fresh.to_char(byte)
 
 
-def test_a_replacement_parse_past_its_deadline_gives_nothing_and_spoils_nothing():
+def test_a_replacement_parse_past_its_work_limit_gives_nothing_and_spoils_nothing():
     doc = Document("def f(:\n" + "    x = [1,\n" * 1000, "python")
     doc.tree
-    assert doc.parse_replacement(8, 8, "(", 0.0) is None
+    assert doc.parse_replacement(8, 8, "(", 0) is None
     doc.apply_change(6, 6, "x")
     assert shape(doc.tree.root_node) == shape(full_parse(doc).root_node)
