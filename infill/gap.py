@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infill.document import Document
+from infill.indentation import leading, width
 from infill.syntax import is_comment, literal_at
 
 REST_OF_LINE, LINE, BLOCK, SHORT = "rest_of_line", "line", "block", "short"
@@ -39,7 +40,7 @@ def classify(doc: Document, offset: int) -> Gap | None:
         return Gap(BLOCK, line_end)
     if head.strip():
         return Gap(REST_OF_LINE, line_end)
-    if _closes_block(text, line_end, _width(head)):
+    if _closes_block(text, line_end, width(head)):
         return Gap(BLOCK, line_end)
     return Gap(LINE, line_end)
 
@@ -54,10 +55,6 @@ def line_end_at(text: str, offset: int) -> int:
 
 def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
-
-
-def _width(whitespace: str) -> int:
-    return len(whitespace.expandtabs(4))
 
 
 def _opens_block(doc: Document, offset: int) -> bool:
@@ -92,13 +89,13 @@ def _code_end(doc: Document, offset: int) -> int:
         pos = doc.index.to_char(comment.start_byte)
 
 
-def _closes_block(text: str, line_end: int, width: int) -> bool:
+def _closes_block(text: str, line_end: int, depth: int) -> bool:
     """Whether the next non-blank line is indented less than the cursor (or there is none)."""
     newline = text.find("\n", line_end)
     while newline >= 0:
         start = newline + 1
         line = text[start:line_end_at(text, start)]
         if line.strip():
-            return _width(line[:len(line) - len(line.lstrip())]) < width
+            return width(leading(line)) < depth
         newline = text.find("\n", start)
     return True

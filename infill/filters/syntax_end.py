@@ -1,10 +1,13 @@
 """Stop where the gap's syntax ends: after one line for the single-line modes, at the first line
-that dedents out of the block for block mode."""
+that dedents out of the block for block mode.
+
+At the end of a line of code the model may end that line and write the next: that is kept, as one
+line, since the statement before the cursor is complete."""
 
 from __future__ import annotations
 
-from infill.filters.lines import cursor_line_head
-from infill.gap import BLOCK
+from infill.filters.lines import cursor_line_head, rest_of_line
+from infill.gap import BLOCK, REST_OF_LINE
 from infill.indentation import leading, width
 from infill.request import InfillRequest
 
@@ -12,6 +15,8 @@ from infill.request import InfillRequest
 def stop_at_syntax_end(text: str, request: InfillRequest) -> str:
     lines = text.split("\n")
     if request.mode != BLOCK:
+        if request.mode == REST_OF_LINE and len(lines) > 1 and not lines[0].strip() and not rest_of_line(request).strip():
+            return "\n".join(lines[:2])
         return lines[0]
     head = cursor_line_head(request)
     body = width(leading(head))

@@ -32,3 +32,15 @@ def test_block_keeps_a_completion_without_dedent(request_at):
     _, request = request_at("class A {\n    void f() {█\n    }\n}\n", "java")
     raw = "\n        int x = 1;\n        g(x);"
     assert stop_at_syntax_end(raw, request) == raw
+
+
+def test_the_end_of_a_line_of_code_may_go_on_to_the_next_line(request_at):
+    _, request = request_at("def f(x):\n    y = x + 1█\n", "python")
+    assert request.mode == "rest_of_line"
+    assert stop_at_syntax_end("\n    return y\n\nprint(f(1))", request) == "\n    return y"
+    assert stop_at_syntax_end("0\n    return y", request) == "0"
+
+
+def test_a_newline_before_text_on_the_line_is_not_a_next_line(request_at):
+    _, request = request_at("print(█)\n", "python")
+    assert stop_at_syntax_end("\nx", request) == ""

@@ -11,6 +11,7 @@ CASES = [
     ("python", "def f(items):\n    total = 0\n    █\n    return total\n",
      "total += len(items)\n    return total", "total += len(items)"),
     ("python", "print(█)\n", "'done')", "'done'"),
+    ("python", "def f(x):\n    y = x + 1█\n", "\n    return y\n", "\n    return y"),
     ("python", "# Sum the █\nx = 1\n", "values of x\nx = 2", "values of x"),
     ("python", "x = █\n", "   \n\t ", None),
     ("python", "x = █\n", "", None),
