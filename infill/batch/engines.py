@@ -13,12 +13,12 @@ async def open_engine(*, model_dir: Path | None, socket: str | None, in_process:
     """Yield an object with `async infill(prefix, suffix, max_tokens=, doc=, id=)`."""
     if in_process:
         # Imported here: it loads torch, which a run against the daemon never needs.
-        from engine.daemon import InProcessEngine
+        from engine.scheduler import InProcessEngine
 
-        yield InProcessEngine(model_dir)
-        return
-    client = AsyncEngineClient(socket, model_dir, timeout=timeout)
+        engine = InProcessEngine(model_dir)
+    else:
+        engine = AsyncEngineClient(socket, model_dir, timeout=timeout)
     try:
-        yield client
+        yield engine
     finally:
-        await client.close()
+        await engine.close()

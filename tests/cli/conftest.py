@@ -1,0 +1,67 @@
+"""Fixtures for driving the real `dg-infill` against a real engine daemon on a private socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import DEFAULT_MODEL_DIR
+
+ENGINE_START_S = 300
+# The console script pip installs for `dg-infill = infill.cli:main`; fall back to the module.
+_SCRIPT = shutil.which("dg-infill", path=str(Path(sys.executable).parent))
+DG_INFILL = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "infill.cli"]
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["COLUMNS"] = "200"  # one message a line, whatever the terminal the tests run in
+    return env
+
+
+@pytest.fixture(scope="session")
+def engine_socket(tmp_path_factory):
+    """A `dg-engine serve` of the embedded model on a socket of its own; shut down at the end."""
+    if not (DEFAULT_MODEL_DIR / "model.safetensors").exists():
+        pytest.skip(f"the embedded model's weights are not in {DEFAULT_MODEL_DIR}")
+    from engine.client import EngineClient, EngineError, EngineUnavailable
+
+    directory = tmp_path_factory.mktemp("engine")
+    directory.chmod(0o700)
+    sock = directory / "engine.sock"
+    log = directory / "engine.log"
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--model", str(DEFAULT_MODEL_DIR),
+                             "--socket", str(sock), "--log-file", str(log)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = EngineClient(sock, autostart=False, timeout=60)
+    deadline = time.monotonic() + ENGINE_START_S
+    while True:
+        try:
+            if client.status().ready:
+                break
+        except EngineUnavailable:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the engine did not start:\n{log.read_text() if log.exists() else ''}")
+        time.sleep(0.2)
+    try:
+        yield str(sock)
+    finally:
+        try:
+            client.shutdown()
+            proc.wait(timeout=30)
+        except (EngineError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([*DG_INFILL, *args], check=False, cwd=cwd, capture_output=True, timeout=timeout,
+                          env=cli_env(), stdin=subprocess.DEVNULL)

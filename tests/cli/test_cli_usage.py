@@ -1,0 +1,79 @@
+"""The CLI's answers that need no model: usage errors, nothing to do, files it skips (exit codes)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.cli.conftest import run_cli
+
+
+def _repo(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.py").write_text("def f():\n    return 1\n")
+    return tmp_path
+
+
+def test_no_paths_is_a_usage_error(tmp_path):
+    out = run_cli(cwd=tmp_path)
+    assert out.returncode == 2
+    assert b"error: no paths given" in out.stderr
+
+
+def test_missing_path_unknown_language_and_bad_spots_are_usage_errors(tmp_path):
+    repo = _repo(tmp_path)
+    cases = [
+        (["nope.py"], b"error: nope.py: no such file or directory"),
+        ([".", "--lang", "pyton"], b"error: unknown language 'pyton'"),
+        (["--at", "a.py:9:1"], b"error: --at a.py:9:1: line 9 is outside the file (it has 3 lines)"),
+        (["--at", "a.py:2"], b"error: --at 'a.py:2': expected FILE:LINE:COL"),
+        (["--span", "a.py:2-1"], b"ends before it starts"),
+        (["--span", "b.py:1-2"], b"error: --span b.py:1-2: b.py: no such file"),
+        ([".", "--marker", ""], b"error: --marker must not be empty"),
+        ([".", "--encoding", "klingon"], b"error: unknown encoding 'klingon'"),
+        ([".", "--jobs", "0"], b"must be at least 1"),
+    ]
+    for args, message in cases:
+        out = run_cli(*args, cwd=repo)
+        assert out.returncode == 2, (args, out.stderr)
+        assert message in out.stderr, (args, out.stderr)
+        assert out.stdout == b""
+
+
+def test_no_holes_exits_0_and_touches_nothing(tmp_path):
+    repo = _repo(tmp_path)
+    before = (repo / "a.py").read_bytes()
+    out = run_cli(".", "--write", cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert b"No holes found (looked for '<FILL>')" in out.stderr
+    assert (repo / "a.py").read_bytes() == before
+
+
+def test_binary_oversized_and_ignored_files_are_skipped_with_a_message(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "blob.bin").write_bytes(b"<FILL>\0\1\2")
+    (repo / "big.py").write_text("x = <FILL>\n" + "# padding\n" * 200)
+    (repo / ".gitignore").write_text("ignored.py\n")
+    (repo / "ignored.py").write_text("x = <FILL>\n")
+    out = run_cli(".", "--max-bytes", "1000", cwd=repo)
+    assert out.returncode == 0, out.stderr
+    assert b"warning: blob.bin: skipped: binary file" in out.stderr
+    assert b"warning: big.py: skipped: larger than 1000 bytes" in out.stderr
+    assert b"ignored.py" not in out.stderr
+    assert b"No holes found" in out.stderr
+
+
+def test_holes_that_touch_are_refused(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "b.py").write_text("x = <FILL><FILL>\n")
+    out = run_cli("b.py", cwd=repo)
+    assert out.returncode == 2
+    assert b"holes at 1:5 and 1:11 overlap or touch" in out.stderr
+
+
+def test_an_engine_that_cannot_start_is_exit_2(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "b.py").write_text("x = <FILL>\n")
+    out = run_cli("b.py", "--model", str(tmp_path / "no-model"), "--socket", str(tmp_path / "e.sock"), cwd=repo)
+    assert out.returncode == 2, out.stderr
+    assert b"error: engine unavailable: the engine exited with code 2" in out.stderr
+    assert (repo / "b.py").read_text() == "x = <FILL>\n"
