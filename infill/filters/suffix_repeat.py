@@ -4,7 +4,7 @@ again, and the suffix's next line (a statement, a closing bracket) repeated at t
 from __future__ import annotations
 
 from infill.filters.lines import cursor_line_head, next_code_line, rest_of_line
-from infill.filters.scan import lexicon, scan
+from infill.filters.scan import Lexicon, lexicon, scan
 from infill.request import InfillRequest
 
 
@@ -14,12 +14,12 @@ def drop_suffix_repeat(text: str, request: InfillRequest) -> str:
     return _drop_next_line(text, cursor_line_head(request), next_code_line(request), lex)
 
 
-def _top_level(text: str, lex) -> bool:
+def _top_level(text: str, lex: Lexicon) -> bool:
     state = scan(text, lex)
     return not state.stack and state.quote is None
 
 
-def _drop_rest_of_line(text: str, rest: str, lex) -> str:
+def _drop_rest_of_line(text: str, rest: str, lex: Lexicon) -> str:
     """Cut the completion where its first line runs into the rest of the line: where what follows
     is a start of `rest`, or begins with all of it, and the completion has no bracket open."""
     if not rest:
@@ -27,7 +27,7 @@ def _drop_rest_of_line(text: str, rest: str, lex) -> str:
     first = text.split("\n", 1)[0]
     for i in range(len(first)):
         tail = first[i:].strip()
-        if not tail or i and first[i - 1] not in " \t" and not _boundary(first[i - 1], first[i]):
+        if not tail or i and not _boundary(first[i - 1], first[i]):
             continue
         if (rest.startswith(tail) or tail.startswith(rest)) and _top_level(first[:i], lex):
             return first[:i]
@@ -40,7 +40,7 @@ def _boundary(before: str, char: str) -> bool:
     return not (word and (char.isalnum() or char == "_"))
 
 
-def _drop_next_line(text: str, head: str, following: str, lex) -> str:
+def _drop_next_line(text: str, head: str, following: str, lex: Lexicon) -> str:
     """Cut the completion at its first line that equals the suffix's next line, indentation
     included, when the completion has no bracket of its own open there."""
     if not following.strip():

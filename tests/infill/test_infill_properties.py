@@ -8,9 +8,10 @@ from infill import Document, build_request, postprocess
 LANGUAGES = [None, "python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "ruby",
              "yaml", "html"]
 
-# Code-ish characters, line endings of every kind, and characters outside the BMP.
+# Code-ish characters, line endings of every kind, characters outside the BMP, and a lone
+# surrogate (JSON can decode one into a str).
 ALPHABET = st.sampled_from(list("abcxyz_019 \t\n\r(){}[]<>:;,.'\"`#/*\\=+-!$@") +
-                           ["\r\n", "é", "中", "😀", "𝔘", "\u200b", "\x00"])
+                           ["\r\n", "é", "中", "😀", "𝔘", "\u200b", "\x00", "\ud800"])
 code = st.lists(ALPHABET, max_size=120).map("".join)
 anything = st.one_of(code, st.text(max_size=80))
 
