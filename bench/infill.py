@@ -120,10 +120,23 @@ def report(title: str, incremental: dict[str, list[float]], full: dict[str, list
           f"request+postprocess p95 {goal:.3f} ms, goal < 2 ms {'met' if goal < 2 else 'missed'}")
 
 
+def processor() -> str:
+    # platform.processor() is empty on many Linux machines; /proc/cpuinfo names the model.
+    if platform.processor():
+        return platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown processor"
+
+
 def main() -> None:
     text = source()
     replay(text, True, time.perf_counter)  # warm-up: grammar load, caches, allocator
-    print(f"machine: {platform.machine()} {platform.processor() or '?'}, {os.cpu_count()} cpus, "
+    print(f"machine: {platform.machine()} {processor()}, {os.cpu_count()} cpus, "
           f"load average {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}")
     print(f"file: {text.count(chr(10))} lines, {len(text)} chars ({', '.join(MODULES)})")
     for title, clock in (("wall clock", time.perf_counter), ("thread CPU", time.thread_time)):
