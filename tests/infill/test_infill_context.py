@@ -1,3 +1,5 @@
+import pytest
+
 from infill import Document, build_request
 from infill.tokens import chars_for
 
@@ -98,3 +100,29 @@ def test_indent_unit_is_detected_from_the_file():
     assert request_at(tabs, "go")[2].indent == "\t"
     assert request_at("█", "python")[2].indent == "    "
     assert request_at("█", "go")[2].indent == "\t"
+
+
+LONG_BODIES = {
+    "go": ("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\ntype S struct{}\n\nfunc (s *S) Run(args []string) error {\n",
+           "\tfmt.Println({i})\n", "\treturn █\n}\n",
+           "package main\nimport (\n\t\"fmt\"\n\t\"os\"\n)\nfunc (s *S) Run(args []string) error {\n"),
+    "rust": ("use std::io;\nuse std::fmt;\n\nimpl Thing {\n    pub fn run(&self, x: i32) -> i32 {\n",
+             "        let v{i} = {i};\n", "        █\n    }\n}\n",
+             "use std::io;\nuse std::fmt;\nimpl Thing {\n    pub fn run(&self, x: i32) -> i32 {\n"),
+    "javascript": ("import fs from 'fs';\nimport { join } from 'path';\n\nclass A {\n  run(x) {\n",
+                   "    console.log({i});\n", "    █\n  }\n}\n",
+                   "import fs from 'fs';\nimport { join } from 'path';\nclass A {\n  run(x) {\n"),
+    "java": ("package a.b;\n\nimport java.util.List;\n\npublic class A {\n    public int run(int x) {\n",
+             "        f({i});\n", "        █\n    }\n}\n",
+             "package a.b;\nimport java.util.List;\npublic class A {\n    public int run(int x) {\n"),
+}
+
+
+@pytest.mark.parametrize("language", LONG_BODIES)
+def test_headers_and_imports_in_each_language(language):
+    head, line, tail, expected = LONG_BODIES[language]
+    source = head + "".join(line.format(i=i) for i in range(300)) + tail
+    doc, offset, req = request_at(source, language, prefix_tokens=200)
+    assert req.prefix.startswith(expected)
+    assert req.prefix[len(expected):].startswith(line.format(i="")[:4])
+    assert len(req.prefix) <= chars_for(200)
