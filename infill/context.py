@@ -22,6 +22,8 @@ EXTRAS_SHARE = 3
 SNAP_SHARE = 4
 # Longer headers are kept by their first line alone.
 MAX_HEADER_CHARS = 400
+# A token ends after each of these in every language here; a minified line is cut after one.
+_SEPARATORS = frozenset(" \t,;(){}[]")
 
 
 def prefix_context(doc: Document, offset: int, tokens: int,
@@ -71,8 +73,7 @@ def suffix_context(doc: Document, offset: int, tokens: int) -> str:
     if newline >= 0:
         end = newline + 1
     else:
-        space = max(text.rfind(" ", offset, end), text.rfind("\t", offset, end))
-        end = space if space > offset else offset
+        end = next((i for i in range(end, offset, -1) if text[i - 1] in _SEPARATORS), offset)
     return text[offset:_snap_end(doc, end, offset, budget // SNAP_SHARE)]
 
 
@@ -119,10 +120,7 @@ def _align_start(text: str, start: int, offset: int) -> int:
     newline = text.find("\n", start, offset)
     if newline >= 0:
         return newline + 1
-    for i in range(start, offset):
-        if text[i] in " \t":
-            return i + 1
-    return offset
+    return next((i + 1 for i in range(start, offset) if text[i] in _SEPARATORS), offset)
 
 
 def _straddlers(doc: Document, byte: int, keep: int, after_cursor: bool) -> list[tree_sitter.Node]:

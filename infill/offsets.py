@@ -21,7 +21,9 @@ class Utf8Index:
     def __init__(self, text: str) -> None:
         self._text = text
         self._ascii = text.isascii()
-        self._char_starts, self._byte_starts, self._char_ends, self._byte_ends = (
+        # Per run: where it starts in chars and in bytes, and its length in each. Lengths never
+        # change when text elsewhere is edited, so an edit shifts two lists, not four.
+        self._char_starts, self._byte_starts, self._char_lens, self._byte_lens = (
             ([], [], [], []) if self._ascii else _runs(text, 0, len(text), 0))
 
     def replaced(self, start: int, end: int, new_text: str, text: str) -> Utf8Index:
@@ -34,19 +36,22 @@ class Utf8Index:
         index._text = text
         index._ascii = text.isascii()
         if self._ascii and index._ascii:
-            index._char_starts, index._byte_starts, index._char_ends, index._byte_ends = [], [], [], []
+            index._char_starts, index._byte_starts, index._char_lens, index._byte_lens = [], [], [], []
             return index
-        first = bisect_left(self._char_ends, start)
-        after = bisect_right(self._char_starts, end)
-        low = min(start, self._char_starts[first]) if first < after else start
-        high = max(end, self._char_ends[after - 1]) if first < after else end
+        starts, lens = self._char_starts, self._char_lens
+        first = max(bisect_right(starts, start) - 1, 0)
+        if first < len(starts) and starts[first] + lens[first] < start:
+            first += 1
+        after = bisect_right(starts, end)
+        low = min(start, starts[first]) if first < after else start
+        high = max(end, starts[after - 1] + lens[after - 1]) if first < after else end
         char_shift = len(new_text) - (end - start)
         byte_shift = len(encode(new_text)) - (self.to_byte(end) - self.to_byte(start))
         middle = _runs(text, low, high + char_shift, self.to_byte(low))
-        index._char_starts = self._char_starts[:first] + middle[0] + [c + char_shift for c in self._char_starts[after:]]
+        index._char_starts = starts[:first] + middle[0] + [c + char_shift for c in starts[after:]]
         index._byte_starts = self._byte_starts[:first] + middle[1] + [b + byte_shift for b in self._byte_starts[after:]]
-        index._char_ends = self._char_ends[:first] + middle[2] + [c + char_shift for c in self._char_ends[after:]]
-        index._byte_ends = self._byte_ends[:first] + middle[3] + [b + byte_shift for b in self._byte_ends[after:]]
+        index._char_lens = lens[:first] + middle[2] + lens[after:]
+        index._byte_lens = self._byte_lens[:first] + middle[3] + self._byte_lens[after:]
         return index
 
     def to_byte(self, offset: int) -> int:
@@ -55,9 +60,10 @@ class Utf8Index:
         i = bisect_right(self._char_starts, offset) - 1
         if i < 0:
             return offset
-        if offset < self._char_ends[i]:
-            return self._byte_starts[i] + len(encode(self._text[self._char_starts[i]:offset]))
-        return self._byte_ends[i] + offset - self._char_ends[i]
+        run_start = self._char_starts[i]
+        if offset < run_start + self._char_lens[i]:
+            return self._byte_starts[i] + len(encode(self._text[run_start:offset]))
+        return self._byte_starts[i] + self._byte_lens[i] + offset - run_start - self._char_lens[i]
 
     def to_char(self, byte: int) -> int:
         """The str offset of a byte offset; one inside a multi-byte character rounds down."""
@@ -66,29 +72,31 @@ class Utf8Index:
         i = bisect_right(self._byte_starts, byte) - 1
         if i < 0:
             return byte
-        if byte < self._byte_ends[i]:
-            offset, at = self._char_starts[i], self._byte_starts[i]
-            for char in self._text[offset:self._char_ends[i]]:
+        offset, at = self._char_starts[i], self._byte_starts[i]
+        if byte < at + self._byte_lens[i]:
+            for char in self._text[offset:offset + self._char_lens[i]]:
                 at += len(encode(char))
                 if at > byte:
                     break
                 offset += 1
             return offset
-        return self._char_ends[i] + byte - self._byte_ends[i]
+        return offset + self._char_lens[i] + byte - at - self._byte_lens[i]
 
 
 def _runs(text: str, low: int, high: int, byte_low: int) -> tuple[list[int], list[int], list[int], list[int]]:
-    """Runs of non-ASCII characters in text[low:high]; byte_low is the byte offset of `low`."""
+    """Runs of non-ASCII characters in text[low:high] as (char starts, byte starts, char lengths,
+    byte lengths); byte_low is the byte offset of `low`."""
     char_starts: list[int] = []
     byte_starts: list[int] = []
-    char_ends: list[int] = []
-    byte_ends: list[int] = []
+    char_lens: list[int] = []
+    byte_lens: list[int] = []
     extra = byte_low - low
     for run in _NON_ASCII_RUN.finditer(text, low, high):
         start, end = run.span()
+        size = len(encode(run.group()))
         char_starts.append(start)
         byte_starts.append(start + extra)
-        extra += len(encode(run.group())) - (end - start)
-        char_ends.append(end)
-        byte_ends.append(end + extra)
-    return char_starts, byte_starts, char_ends, byte_ends
+        char_lens.append(end - start)
+        byte_lens.append(size)
+        extra += size - (end - start)
+    return char_starts, byte_starts, char_lens, byte_lens

@@ -57,8 +57,16 @@ def test_windows_never_cut_inside_a_string():
 def test_overlong_line_is_cut_between_tokens():
     line = "var a = [" + ", ".join(f"item{i}" for i in range(2000)) + "];"
     doc, offset, req = request_at(line + "█\n", "javascript", prefix_tokens=100, suffix_tokens=10)
-    assert req.prefix.split(" ")[0].startswith("item")
-    assert doc.text[offset - len(req.prefix) - 1] == " "
+    assert doc.text[offset - len(req.prefix) - 1] in ", "
+    assert req.prefix.lstrip(", ").startswith("item")
+
+
+def test_minified_line_is_cut_after_separators():
+    line = "var a=[" + ",".join(f"{{k{i}:'v{i}'}}" for i in range(3000)) + "];"
+    middle = line.index(",", len(line) // 2) + 1
+    doc, offset, req = request_at(line[:middle] + "█" + line[middle:], "javascript", prefix_tokens=100, suffix_tokens=40)
+    assert 0 < len(req.prefix) <= chars_for(100) and doc.text[offset - len(req.prefix) - 1] in ",{}"
+    assert 0 < len(req.suffix) <= chars_for(40) and req.suffix[-1] in ",{}"
 
 
 def test_budgets_bound_the_windows_on_a_large_file():
