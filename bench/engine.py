@@ -1,0 +1,142 @@
+"""Engine speed: ms per denoising step, steps and tokens per forward, infill latency p50/p95.
+
+Gaps of 16 (one line), 32 and 128 tokens, with a cold and a warm prefix KV cache, one request
+at a time and 4 concurrent (micro-batched into shared forward passes). In the same run, the same
+number of tokens decoded autoregressively by a causal transformers model of the same size (hidden
+size, layers, heads, vocabulary; random weights) with its KV cache, and the ratio.
+
+    python bench/engine.py                 # the embedded dg-tiny on this machine
+    python bench/engine.py --model DIR --runs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import sysconfig
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from engine import DEFAULT_MODEL_DIR  # noqa: E402
+from engine import protocol as p  # noqa: E402
+from engine.engine import Engine, Job  # noqa: E402
+from engine.kvcache import PrefixCache  # noqa: E402
+
+GAPS = (16, 32, 128)
+
+
+def contexts(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Cursor positions at line starts inside real standard-library modules."""
+    rng = random.Random(seed)
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    out = []
+    while len(out) < n:
+        lines = rng.choice(files).read_text(errors="replace").splitlines(keepends=True)
+        if len(lines) < 100:
+            continue
+        i = rng.randrange(60, len(lines) - 30)
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        out.append(("".join(lines[i - 60 : i]) + indent, "".join(lines[i + 1 : i + 30])))
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def bench_diffusion(engine: Engine, gap: int, warm: bool, concurrent: int, runs: int) -> dict:
+    ctx = contexts(runs * concurrent, seed=gap)
+    latencies, steps, tpf = [], [], []
+    step_ms = []
+    for r in range(runs):
+        batch = ctx[r * concurrent : (r + 1) * concurrent]
+        jobs = [Job(p.InfillRequest(id=str(i), prefix=a, suffix=b, max_tokens=gap)) for i, (a, b) in enumerate(batch)]
+        if warm:
+            engine.run(jobs, record=False)  # the contexts are now cached; time the repeat
+        else:
+            engine.store = PrefixCache(engine.store.max_bytes)
+        for job in jobs:
+            job.received = time.perf_counter()
+        before = (engine.stats.step_seconds, engine.stats.batch_steps)
+        t0 = time.perf_counter()
+        results = engine.run(jobs)
+        elapsed = 1000 * (time.perf_counter() - t0)
+        latencies += [elapsed] * len(jobs)
+        steps += [res.steps for res in results]
+        tpf += [res.tokens_per_forward for res in results]
+        d_s, d_n = engine.stats.step_seconds - before[0], engine.stats.batch_steps - before[1]
+        step_ms.append(1000 * d_s / max(1, d_n))
+    return dict(p50=pct(latencies, 0.5), p95=pct(latencies, 0.95), steps=statistics.mean(steps),
+                tpf=statistics.mean(tpf), ms_step=statistics.median(step_ms))
+
+
+def causal_twin(engine: Engine):
+    """A Llama-style causal LM with dg's sizes: the autoregressive baseline."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    t = engine.lm.model.config.text_config
+    active_ffn = t.intermediate_size + (t.top_k_experts or 0) * (t.moe_intermediate_size or 0)
+    cfg = LlamaConfig(vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=active_ffn,
+                      num_hidden_layers=t.num_hidden_layers, num_attention_heads=t.num_attention_heads,
+                      num_key_value_heads=t.num_key_value_heads, head_dim=t.head_dim, tie_word_embeddings=True)
+    return LlamaForCausalLM(cfg).eval().to(engine.lm.device, engine.lm.dtype)
+
+
+@torch.inference_mode()
+def bench_autoregressive(model, context_tokens: int, gap: int, concurrent: int, runs: int) -> dict:
+    latencies = []
+    for _ in range(runs + 1):
+        ids = torch.randint(4, model.config.vocab_size, (concurrent, context_tokens), device=model.device)
+        t0 = time.perf_counter()
+        model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=gap, min_new_tokens=gap,
+                       do_sample=False, pad_token_id=0)
+        latencies.append(1000 * (time.perf_counter() - t0))
+    latencies = latencies[1:]
+    return dict(p50=pct(latencies, 0.5), p95=pct(latencies, 0.95))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    ap.add_argument("--runs", type=int, default=12)
+    ap.add_argument("--device")
+    args = ap.parse_args()
+
+    engine = Engine(args.model, device=args.device)
+    engine.warm_up()
+    budget = engine.lm.budget
+    context_tokens = budget.encoder_prefix + budget.encoder_suffix + 1
+    twin = causal_twin(engine)
+    gpu = torch.cuda.get_device_name() if engine.lm.device.type == "cuda" else "no GPU"
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}); context up to {context_tokens} "
+          f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
+    head = (f"{'gap':>4} {'cache':>5} {'req':>3} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} {'tok/fwd':>7} "
+            f"{'ms/step':>7} | {'AR p50':>7} {'AR p95':>7} | {'AR/diff p50':>11}")
+    print(head)
+    print("-" * len(head))
+    for gap in GAPS:
+        for concurrent in (1, 4):
+            ar = bench_autoregressive(twin, context_tokens, gap, concurrent, max(3, args.runs // 3))
+            for warm in (False, True):
+                d = bench_diffusion(engine, gap, warm, concurrent, args.runs)
+                print(f"{gap:>4} {'warm' if warm else 'cold':>5} {concurrent:>3} | {d['p50']:>7.1f} {d['p95']:>7.1f} "
+                      f"{d['steps']:>5.1f} {d['tpf']:>7.2f} {d['ms_step']:>7.1f} | {ar['p50']:>7.1f} {ar['p95']:>7.1f} "
+                      f"| {ar['p50'] / d['p50']:>10.2f}x", flush=True)
+    status = engine.status()
+    print(f"\noverall: {status.ms_per_step} ms/step, {status.steps_per_infill} steps/infill, "
+          f"cache hit rate {status.cache_hit_rate}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Package a trained checkpoint as the embedded dg-tiny, with its model card.
+
+Copies the exported EMA weights (as bfloat16), config, tokenizer and layout budget into
+engine/models/dg-tiny/ and writes MODEL_CARD.md from the checkpoint's training state, the corpus
+sources and a HumanEval-infilling report (bench/humaneval_infill.py --json).
+
+    python -m training.release --run runs/dg-tiny --report runs/dg-tiny/humaneval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from training.train import BUDGET, CANVAS, PACKAGED
+
+
+def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int) -> str:
+    text = config["text_config"]
+    lines = [
+        "# dg-tiny",
+        "",
+        "The embedded default model of dg-lsp: a miniature DiffusionGemma (`DiffusionGemmaForBlockDiffusion`,",
+        "text-only) trained from scratch by this project on permissively licensed Python source, for code",
+        "infilling on a laptop CPU. Apache-2.0, like the project.",
+        "",
+        "## Architecture",
+        f"- {n_params / 1e6:.2f}M parameters; hidden {text['hidden_size']}, {text['num_hidden_layers']} layers "
+        f"({', '.join(text['layer_types'])}), {text['num_attention_heads']} heads ({text['num_key_value_heads']} KV), "
+        f"head dim {text['head_dim']}, dense MLP {text['intermediate_size']} + {text['num_experts']} experts "
+        f"top-{text['top_k_experts']} of {text['moe_intermediate_size']}, vocabulary {text['vocab_size']} "
+        "(byte-level BPE trained on the corpus, digits split, specials `<pad> <eoi> <bos> <sep>`).",
+        "- Encoder and decoder share every weight (DiffusionGemma); no vision tower is built.",
+        f"- Canvas layout (`engine/canvas.py`): encoder `[far suffix <= {BUDGET.encoder_suffix}] <sep> "
+        f"[far prefix <= {BUDGET.encoder_prefix}]`; decoder canvas of {CANVAS} tokens `[left flank <= "
+        f"{BUDGET.left_flank}][gap: middle <eoi> <pad>...][right flank <= {BUDGET.right_flank}]`.",
+        "",
+        "## Training",
+        f"- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
+        "canvases per encoder pass, next-token loss on the encoder pass, two-pass self-conditioning; AdamW, "
+        "bf16 autocast, EMA weights shipped).",
+        f"- Steps {state['step']:,}; tokens processed {state['tokens']:,} (of which supervised "
+        f"{state['supervised']:,}); training time {state['seconds'] / 3600:.2f} h on "
+        f"{platform.machine()} CPU, 2 cores, shared with development work.",
+        "- Reproduce: `python -m training.corpus && python -m training.tokenizer && python -m training.train "
+        "--minutes N` (resumes from `runs/dg-tiny/ckpt.pt`, or from these weights when there is none).",
+        "",
+        "## Sources (all permissive; HumanEval signatures filtered out; exact duplicates removed)",
+        "",
+        "| source | license |",
+        "|---|---|",
+        *[f"| {name} | {lic} |" for name, lic in sorted(sources.items())],
+        "",
+        "## Scores",
+        "Reproduce with `python bench/humaneval_infill.py --split single` (HumanEval-infilling, MIT, pass@1 by",
+        "executing the tests) and `python bench/humaneval_infill.py --split heldout --sample 500` (confidence gate).",
+        "",
+        "| split | tasks | pass@1 | empty floor | exact match | mean steps | tokens/forward | ms/task |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for split, row in report.items():
+        if split == "heldout":
+            continue
+        lines.append(f"| {split} | {row['tasks']} | {row['pass@1']:.2%} | {row['empty_floor_pass@1']:.2%} | "
+                     f"{row['exact_match']:.2%} | {row['mean_steps']} | {row['tokens_per_forward']} | "
+                     f"{row['ms_per_task']} |")
+    if heldout:
+        lines += ["", "Confidence gate on held-out single lines (exact match among shown vs share shown):", "",
+                  "| min mean confidence | shown | exact among shown |", "|---|---|---|"]
+        lines += [f"| {g['threshold']} | {g['shown']:.1%} | "
+                  f"{'-' if g['precision'] is None else format(g['precision'], '.1%')} |" for g in heldout["gate"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, default=Path("runs/dg-tiny"))
+    ap.add_argument("--report", type=Path, required=True, help="bench/humaneval_infill.py --json output")
+    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+    args = ap.parse_args()
+
+    export = args.run / "export"
+    PACKAGED.mkdir(parents=True, exist_ok=True)
+    weights = load_file(export / "model.safetensors")
+    save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, PACKAGED / "model.safetensors",
+              metadata={"format": "pt"})
+    for name in ("config.json", "generation_config.json", "tokenizer.json", "dg.json"):
+        shutil.copy(export / name, PACKAGED / name)
+    state = torch.load(args.run / "ckpt.pt", map_location="cpu", weights_only=False)["state"]
+    report = json.loads(args.report.read_text())
+    config = json.loads((export / "config.json").read_text())
+    n_params = sum(v.numel() for k, v in weights.items())
+    sources = json.loads((args.corpus / "sources.json").read_text())
+    (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config, n_params))
+    print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
+
+
+if __name__ == "__main__":
+    main()
