@@ -59,6 +59,7 @@ def definitions(doc: Document) -> dict[str, str]:
             if name is None or body is None:
                 continue
             signature = doc.text[index.to_char(node.start_byte):index.to_char(body.start_byte)].rstrip()
-            found[doc.text[index.to_char(name.start_byte):index.to_char(name.end_byte)]] = signature[:MAX_SIGNATURE_CHARS]
+            key = doc.text[index.to_char(name.start_byte):index.to_char(name.end_byte)]
+            found[key] = signature[:MAX_SIGNATURE_CHARS]
     _definitions[doc] = (doc.version, found)
     return found

@@ -40,7 +40,8 @@ def literal_at(doc: Document, offset: int) -> str | None:
         if is_comment(node):
             inside = node.start_byte < byte < node.end_byte
             # A line comment runs to the end of its line: typing at its end is still the comment.
-            at_open_end = byte == node.end_byte and not doc.text[offset - 3:offset].endswith(("*/", "-->", "]]"))
+            closer = doc.language.block_comment[1] if doc.language.block_comment else None
+            at_open_end = byte == node.end_byte and not (closer and doc.text.startswith(closer, offset - len(closer)))
             return "comment" if inside or at_open_end else None
         if is_string(node) and node.start_byte < byte < node.end_byte:
             return "string"

@@ -1,4 +1,4 @@
-"""A small lexer for brackets and quotes in code, skipping strings and line comments.
+"""A small lexer for brackets and quotes in code, skipping strings and comments.
 
 Filters use it on short texts (a completion, the cursor's line), never on a whole document.
 """
@@ -17,13 +17,14 @@ CLOSERS = {")": "(", "]": "[", "}": "{"}
 class Lexicon:
     quotes: str
     line_comment: str | None
+    block_comment: tuple[str, str] | None
 
 
 def lexicon(language: str) -> Lexicon:
-    """Quotes and comment marker of a request's language; plain text has neither (apostrophes in
+    """Quotes and comment markers of a request's language; plain text has none (apostrophes in
     prose are not strings)."""
     lang = resolve(language)
-    return Lexicon(lang.quotes, lang.line_comment) if lang else Lexicon("", None)
+    return Lexicon(lang.quotes, lang.line_comment, lang.block_comment) if lang else Lexicon("", None, None)
 
 
 @dataclass
@@ -56,6 +57,12 @@ def scan(text: str, lex: Lexicon, stack: list[str] | None = None, quote: str | N
             if char == "\n" and result.quote in ("'", '"'):
                 result.quote = None
             i += 1
+            continue
+        if lex.block_comment and text.startswith(lex.block_comment[0], i):
+            end = text.find(lex.block_comment[1], i + len(lex.block_comment[0]))
+            if end < 0:
+                break
+            i = end + len(lex.block_comment[1])
             continue
         if lex.line_comment and text.startswith(lex.line_comment, i):
             end = text.find("\n", i)

@@ -20,6 +20,9 @@ CASES = [
     ("java", "class A { void f() { g(█); } }\n", "new int[]{1, 2", "new int[]{1, 2}"),
     # A block may leave its own brackets for the parse check to judge, but never closes others.
     ("c", "int f(void) {\n    █\n}\n", "if (x) {\n        y();\n    }\n}", "if (x) {\n        y();\n    }\n"),
+    ("c", "int x = █\n", "f(1); /* don't ( */", "f(1); /* don't ( */"),
+    ("lua", "local x = █\n", "f(1) --[[ it's ( ]]", "f(1) --[[ it's ( ]]"),
+    ("python", "x = █\n", "g(1)  # isn't (", "g(1)  # isn't ("),
     (None, "Note (see █)\n", "page 3) and more", "page 3"),
     (None, "Don't █\n", "panic, it's fine", "panic, it's fine"),
 ]
