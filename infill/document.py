@@ -9,8 +9,9 @@ import tree_sitter
 from infill.languages import Language, resolve
 from infill.offsets import Utf8Index, encode
 
-# Above this size a document is served as neither tree nor completion: parsing a generated
-# multi-megabyte file on every keystroke would stall the editor for no useful context.
+# Above this size a document gets neither tree nor completion: a first parse of a generated
+# file of megabytes takes seconds (a megabyte of minified JavaScript, about one), and such files
+# give the model little to work with.
 MAX_CHARS = 4_000_000
 # Bytes handed to tree-sitter per read of a spliced buffer (see parse_replacement).
 READ_CHUNK = 1 << 16
@@ -141,7 +142,10 @@ class Document:
         return row
 
 
-def _spliced_reader(data: bytearray, start: int, end: int, new: bytes) -> Callable[[int, tuple[int, int]], bytes | bytearray]:
+Read = Callable[[int, tuple[int, int]], bytes | bytearray]
+
+
+def _spliced_reader(data: bytearray, start: int, end: int, new: bytes) -> Read:
     """A tree-sitter read callback over data[:start] + new + data[end:], without building it: a
     copy of a large document per check costs more than the parse of a small edit."""
     def read(byte: int, _point: tuple[int, int]) -> bytes | bytearray:
