@@ -10,7 +10,7 @@ is trained on exactly the layout it is served with. Pure Python: no torch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PAD, EOI, BOS, SEP = "<pad>", "<eoi>", "<bos>", "<sep>"
 # Order fixes the ids (0..3) in dg-tiny's tokenizer; config pad/eos/bos ids follow it.
@@ -55,15 +55,14 @@ class Layout:
         return [*self.left_flank, *gap_ids, *self.right_flank]
 
 
-def build_layout(
+def split_context(
     encode: Callable[[str], list[int]],
     sep_id: int,
     prefix: str,
     suffix: str,
-    canvas_length: int,
     budget: Budget,
 ) -> Layout:
-    """Split prefix/suffix text into encoder context, flanks and a gap filling `canvas_length`.
+    """Split prefix/suffix text into encoder context and flanks (the gap is sized by `fit`).
 
     The left flank is the cursor's line (its last tokens if long), so typing within a line
     changes only the canvas and leaves the encoder input, and its KV cache, untouched.
@@ -77,16 +76,27 @@ def build_layout(
     suffix_ids = encode(suffix)
     right_flank = suffix_ids[: budget.right_flank]
     far_suffix = suffix_ids[budget.right_flank : budget.right_flank + budget.encoder_suffix]
+    return Layout(encoder_ids=[*far_suffix, sep_id, *far_prefix], left_flank=left_flank, gap_length=0,
+                  right_flank=right_flank)
 
-    gap_length = canvas_length - len(left_flank) - len(right_flank)
+
+def fit(layout: Layout, canvas_length: int) -> Layout:
+    """The layout with a gap that fills a canvas of `canvas_length` tokens."""
+    gap_length = canvas_length - len(layout.left_flank) - len(layout.right_flank)
     if gap_length < 1:
         raise ValueError(f"canvas of {canvas_length} tokens leaves no room for a gap")
-    return Layout(
-        encoder_ids=[*far_suffix, sep_id, *far_prefix],
-        left_flank=left_flank,
-        gap_length=gap_length,
-        right_flank=right_flank,
-    )
+    return replace(layout, gap_length=gap_length)
+
+
+def build_layout(
+    encode: Callable[[str], list[int]],
+    sep_id: int,
+    prefix: str,
+    suffix: str,
+    canvas_length: int,
+    budget: Budget,
+) -> Layout:
+    return fit(split_context(encode, sep_id, prefix, suffix, budget), canvas_length)
 
 
 def gap_target(middle_ids: Sequence[int], gap_length: int, eoi_id: int, pad_id: int) -> list[int]:

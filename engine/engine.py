@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from engine import protocol as p
-from engine.canvas import build_layout
+from engine.canvas import fit, split_context
 from engine.denoise import Row, SamplerSettings, denoise
 from engine.kvcache import PrefixCache, encode_context
 from engine.model import choose_cpu_dtype, load
@@ -85,13 +85,10 @@ class Engine:
         rows, owners, reused = [], [], {}
         for j, job in enumerate(jobs):
             req = job.request
-            probe = build_layout(lm.encode, lm.sep_id, req.prefix, req.suffix, 10**6, lm.budget)
-            flanks = len(probe.left_flank) + len(probe.right_flank)
-            for canvas in self.canvas_lengths(flanks, req.max_tokens):
-                layout = build_layout(lm.encode, lm.sep_id, req.prefix, req.suffix, canvas, lm.budget)
-                cache, hit = encode_context(lm.model, layout.encoder_ids, self.store)
-                reused[j] = hit
-                rows.append(Row(layout, cache, job.alive))
+            context = split_context(lm.encode, lm.sep_id, req.prefix, req.suffix, lm.budget)
+            cache, reused[j] = encode_context(lm.model, context.encoder_ids, self.store)
+            for canvas in self.canvas_lengths(len(context.left_flank) + len(context.right_flank), req.max_tokens):
+                rows.append(Row(fit(context, canvas), cache, job.alive))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)
