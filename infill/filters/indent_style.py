@@ -8,6 +8,8 @@ from infill.filters.lines import cursor_line_head
 from infill.indentation import TAB_WIDTH, leading, render, width
 from infill.request import InfillRequest
 
+MAX_STEP = 8
+
 
 def normalize_indentation(text: str, request: InfillRequest) -> str:
     lines = text.split("\n")
@@ -29,11 +31,15 @@ def normalize_indentation(text: str, request: InfillRequest) -> str:
 
 
 def _step(base: int, widths: list[int]) -> int:
-    """The completion's own indentation step: the commonest change between consecutive lines."""
+    """The completion's own indentation step: the commonest change between consecutive lines.
+
+    Changes wider than MAX_STEP align continuation lines under an opening bracket; they are not
+    indentation.
+    """
     steps: Counter[int] = Counter()
     previous = base
     for depth in widths:
-        if depth != previous:
+        if 0 < abs(depth - previous) <= MAX_STEP:
             steps[abs(depth - previous)] += 1
         previous = depth
     return steps.most_common(1)[0][0] if steps else 0

@@ -28,3 +28,9 @@ def test_matching_style_is_left_alone(request_at):
 def test_single_line_is_left_alone(request_at):
     _, request = request_at("x = █\n", "python")
     assert normalize_indentation("\t1", request) == "\t1"
+
+
+def test_continuation_lines_keep_their_alignment(request_at):
+    _, request = request_at("def f(a, b):\n    █\n", "python")
+    raw = "return compute(a,\n                  b)"
+    assert normalize_indentation(raw, request) == raw
