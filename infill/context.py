@@ -20,6 +20,8 @@ from infill.tokens import chars_for
 EXTRAS_SHARE = 3
 # A window edge moves at most this share of its budget to land on a statement boundary.
 SNAP_SHARE = 4
+# The prefix start moves in steps of this share of the budget (see _stable).
+STABLE_SHARE = 8
 # Longer headers are kept by their first line alone.
 MAX_HEADER_CHARS = 400
 # A token ends after each of these in every language here; a minified line is cut after one.
@@ -40,12 +42,23 @@ def prefix_context(doc: Document, offset: int, tokens: int,
         headers, floor = _headers(doc, offset, offset - budget + _size(headers), line_start, extras_budget)
         imports = _imports(doc, start, extras_budget - _size(headers))
         extras = imports + headers
-        start = max(floor, _align_start(text, offset - budget + _size(extras), offset))
+        start = max(floor, _align_start(text, _stable(offset - budget + _size(extras), budget), offset))
         start = _snap_start(doc, start, offset, budget // SNAP_SHARE)
     nearby = text[max(line_start - 400, start):offset] + text[offset:offset + 200]
     room = min(extras_budget - _size(extras), budget - _size(extras) - (offset - start))
     snippets = definition_snippets(doc, nearby, open_documents, room)
     return "".join(part + "\n" for part in snippets + extras) + text[start:offset]
+
+
+def _stable(start: int, budget: int) -> int:
+    """`start` rounded up to a multiple of a STABLE_SHARE of the budget.
+
+    Typing moves the cursor, and a window of exactly the budget would move its start with it: a
+    new prefix on every line, and the engine's cache of the prefix lost. Rounded, the start stays
+    put while the cursor moves that far.
+    """
+    step = max(budget // STABLE_SHARE, 1)
+    return -(-start // step) * step
 
 
 def _size(parts: list[str]) -> int:

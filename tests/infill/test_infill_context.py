@@ -134,3 +134,16 @@ def test_headers_and_imports_in_each_language(language):
     assert req.prefix.startswith(expected)
     assert req.prefix[len(expected):].startswith(line.format(i="")[:4])
     assert len(req.prefix) <= chars_for(200)
+
+
+def test_prefix_start_stays_put_while_typing():
+    source = "".join(f"value_{i} = compute({i})\n" for i in range(400)) + "█\n"
+    offset = source.index("█")
+    doc = Document(source.replace("█", ""), "python")
+    starts = []
+    for char in "result = compute(value_1, value_2) + compute(value_3)\nother = result * 2\n":
+        doc.apply_change(offset, offset, char)
+        offset += 1
+        request = build_request(doc, offset, prefix_tokens=256)
+        starts.append(offset - len(request.prefix))
+    assert len(set(starts)) == 1
