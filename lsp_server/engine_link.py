@@ -57,21 +57,29 @@ class EngineLink:
         self._bring_up: asyncio.Task | None = None
         self._failures = 0
         self._retry_at = 0.0
+        self._active = False
         self._background: set[asyncio.Task] = set()
 
     @property
     def endpoint(self) -> Endpoint:
         return Endpoint(self._settings.engine_socket, self._settings.model_dir)
 
+    def activate(self) -> None:
+        """The session is up (initialized): from now on the engine is brought up while enabled."""
+        self._active = True
+        if self._settings.enabled:
+            self.start()
+
     def configure(self, settings: Settings) -> None:
         """Take new settings; a different model or socket means a different engine."""
         old, self._settings = self._settings, settings
-        if (old.model_dir, old.engine_socket) == (settings.model_dir, settings.engine_socket):
-            return
-        log.info("engine settings changed: model %s, socket %s", settings.model_dir, settings.engine_socket)
-        self._drop_client()
-        self._failures, self._retry_at = 0, 0.0
-        self.start()
+        if (old.model_dir, old.engine_socket) != (settings.model_dir, settings.engine_socket):
+            log.info("engine settings changed: model %s, socket %s", settings.model_dir, settings.engine_socket)
+            self._drop_client()
+            self._failures, self._retry_at = 0, 0.0
+        # Completions switched off load no model; switched on, they bring the engine up.
+        if self._active and settings.enabled:
+            self.start()
 
     def start(self) -> None:
         """Bring the engine up in the background unless it is up, coming up, or failed just now."""
@@ -169,6 +177,7 @@ class EngineLink:
         except EngineUnavailable as exc:
             self._lost(str(exc))
         except EngineError as exc:
+            log.info("%s: no answer from the engine: %s", doc_key, exc)
             if exc.code not in _DROPPED:
                 self.ui.show_once(f"engine-error-{exc.code}",
                                   f"dg-lsp: the engine failed a completion request ({exc}). "

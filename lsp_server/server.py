@@ -1,5 +1,8 @@
-"""The dg-lsp language server: thin LSP handlers over the document store, the completer and the
-engine link. Positions are converted here and nowhere else (see positions.py).
+"""The dg-lsp language server: thin LSP handlers over the session core (core.py).
+
+Positions are converted here and nowhere else (see positions.py). This module imports only pygls,
+lsprotocol and light modules: `initialize` must answer within a second of the process start, and
+pygls with lsprotocol already take about two thirds of that. The core is imported at `initialized`.
 """
 
 from __future__ import annotations
@@ -8,17 +11,14 @@ import asyncio
 import logging
 import os
 import sys
+from functools import cached_property
 from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
-from infill.settings import SECTION, Settings, SettingsError
 from lsp_server import __version__
-from lsp_server.completer import Completer
-from lsp_server.documents import DocumentStore
-from lsp_server.engine_link import EngineLink
 from lsp_server.positions import UTF16
 from lsp_server.protocol import DgProtocol
 from lsp_server.stats import Stats
@@ -26,6 +26,7 @@ from lsp_server.ui import UserInterface
 
 log = logging.getLogger(__name__)
 
+SECTION = "dg"  # infill.settings.SECTION, named here to keep infill off the startup path
 STATUS_COMMAND = "dg.status"
 CONFIGURATION_TIMEOUT_S = 5.0
 _EMPTY = types.InlineCompletionList(items=[])
@@ -35,29 +36,18 @@ class DgLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("dg-lsp", __version__, protocol_cls=DgProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        self.settings = Settings()
-        self.documents = DocumentStore()
         self.stats = Stats()
         self.ui = UserInterface(self)
-        self.link = EngineLink(self.ui, self.settings)
-        self.completer = Completer(self.documents, self.link, self.stats, self.settings)
+        self.initialization_options: Any = None
+
+    @cached_property
+    def core(self):
+        from lsp_server.core import Core
+        return Core(self.ui, self.stats)
 
     @property
     def encoding(self) -> str:
         return self.workspace.position_encoding or UTF16
-
-    def apply_settings(self, section: Any) -> None:
-        """Apply a "dg" section; a bad one is reported once and the previous settings stay."""
-        try:
-            settings = Settings.from_dict(section, self.settings)
-        except SettingsError as exc:
-            self.ui.show_once(f"settings:{exc}", f"dg-lsp: {exc}. The previous settings stay in effect.")
-            return
-        self.ui.forget("settings:")
-        if settings != self.settings:
-            log.info("settings: %s", settings.to_dict())
-        self.settings = self.completer.settings = settings
-        self.link.configure(settings)
 
     async def pull_settings(self) -> None:
         """workspace/configuration for the "dg" section, where the client supports it."""
@@ -71,7 +61,7 @@ class DgLanguageServer(LanguageServer):
             log.warning("workspace/configuration failed: %s", exc)
             return
         if sections:
-            self.apply_settings(sections[0])
+            self.core.apply_settings(sections[0])
 
 
 server = DgLanguageServer()
@@ -86,43 +76,45 @@ def _section(value: Any) -> Any:
 
 @server.feature(types.INITIALIZE)
 def initialize(ls: DgLanguageServer, params: types.InitializeParams) -> None:
-    ls.apply_settings(_section(params.initialization_options))
+    # Applied at `initialized`, with the core: nothing needs the settings before that.
+    ls.initialization_options = _section(params.initialization_options)
 
 
 @server.feature(types.INITIALIZED)
 async def initialized(ls: DgLanguageServer, params: types.InitializedParams) -> None:
+    ls.core.apply_settings(ls.initialization_options)
     await ls.pull_settings()
-    ls.link.start()
+    ls.core.link.activate()
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
 async def did_change_configuration(ls: DgLanguageServer, params: types.DidChangeConfigurationParams) -> None:
     # VS Code and Neovim push {"dg": {...}}; other clients send null and expect a pull.
     if isinstance(params.settings, dict) and SECTION in params.settings:
-        ls.apply_settings(params.settings[SECTION])
+        ls.core.apply_settings(params.settings[SECTION])
     else:
         await ls.pull_settings()
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: DgLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.documents.open(params.text_document)
+    ls.core.documents.open(params.text_document)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: DgLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    ls.documents.change(params, ls.encoding)
+    ls.core.documents.change(params, ls.encoding)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: DgLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.documents.close(params.text_document.uri)
-    ls.completer.forget(params.text_document.uri)
+    ls.core.documents.close(params.text_document.uri)
+    ls.core.completer.forget(params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
 async def inline_completion(ls: DgLanguageServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
-    od = ls.documents.get(params.text_document.uri)
+    od = ls.core.documents.get(params.text_document.uri)
     if od is None:
         return _EMPTY
     encoding = ls.encoding
@@ -130,7 +122,7 @@ async def inline_completion(ls: DgLanguageServer, params: types.InlineCompletion
     if offset is None:
         log.info("%s: no completion at %s, which is outside the document", od.uri, params.position)
         return _EMPTY
-    completion = await ls.completer.complete(od, offset)
+    completion = await ls.core.completer.complete(od, offset)
     if completion is None:
         return _EMPTY
     index = od.index
@@ -140,21 +132,14 @@ async def inline_completion(ls: DgLanguageServer, params: types.InlineCompletion
 
 @server.command(STATUS_COMMAND)
 async def status(ls: DgLanguageServer, *args) -> dict:
-    engine = await ls.link.report()
-    engine_status = engine["status"] or {}
     return {
-        "server": {"name": "dg-lsp", "version": __version__, "pid": os.getpid(), "python": sys.version.split()[0]},
-        "state": engine["state"],
-        "model": engine_status.get("model") or ls.settings.model_dir or "dg-tiny",
-        "device": engine_status.get("device"),
-        "engine": engine,
-        **ls.stats.report(),
-        "settings": ls.settings.to_dict(),
+        "server": {"name": "dg-lsp", "version": __version__, "pid": os.getpid(), "python": sys.version.split()[0],
+                   "encoding": ls.encoding},
+        **await ls.core.status(),
     }
 
 
 @server.feature(types.SHUTDOWN)
 async def shutdown(ls: DgLanguageServer, params: None) -> None:
     # The daemon stays up: other editors and the CLI share it, and the next session starts warm.
-    await ls.link.close()
-
+    await ls.core.link.close()
