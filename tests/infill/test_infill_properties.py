@@ -78,3 +78,17 @@ def test_binary_and_huge_documents_get_nothing():
     huge = Document("x = 1\n" * 700_000, "python")
     assert huge.tree is None
     assert build_request(huge, 3) is None
+
+
+@SETTINGS
+@given(language=st.sampled_from(LANGUAGES), text=code, raw=anything, data=st.data())
+def test_a_document_edited_after_the_request_never_breaks_postprocess(language, text, raw, data):
+    doc = Document(text, language)
+    request = build_request(doc, data.draw(st.integers(0, len(text))))
+    if request is None:
+        return
+    start = data.draw(st.integers(0, len(doc.text)))
+    doc.apply_change(start, data.draw(st.integers(start, len(doc.text))), data.draw(code))
+    completion = postprocess(request, raw, doc)
+    if completion is not None:
+        assert completion.start <= completion.end <= len(doc.text)
