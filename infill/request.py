@@ -18,6 +18,15 @@ TOKENS_PER_BLOCK_LINE = MODE_TOKENS[BLOCK] // BLOCK_LINES
 
 @dataclass(frozen=True)
 class InfillRequest:
+    """What to send the engine, and what postprocess needs to judge the answer.
+
+    prefix ends exactly at the cursor (headers, imports and signatures from other documents may
+    lead it); suffix starts at replace_end, which is the cursor, or the end of the cursor's line
+    when only blanks follow it there (the completion overwrites them). Offsets are str offsets.
+    mode is "rest_of_line", "line", "block" or "short"; max_tokens is the gap to ask the model
+    for; indent is the file's indentation unit.
+    """
+
     prefix: str
     suffix: str
     offset: int
