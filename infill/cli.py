@@ -19,7 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import DEFAULT_MODEL_DIR
 from engine.client import EngineUnavailable
+from engine.modeldir import ModelDirError, check_dir
 from infill.batch.atomic import ChangedOnDisk, replace_if_unchanged
 from infill.batch.engines import open_engine
 from infill.batch.files import Filters, walk
@@ -35,6 +37,8 @@ EXIT_FILLED, EXIT_HOLES_LEFT, EXIT_ERROR = 0, 1, 2
 DEFAULT_MARKER = "<FILL>"
 DEFAULT_JOBS = 16
 DEFAULT_MAX_BYTES = 1_000_000
+# Generous: on a CPU a hole may wait for several batches of others before its own is denoised.
+DEFAULT_TIMEOUT_S = 600.0
 
 
 class UsageError(Exception):
@@ -101,8 +105,8 @@ def parser() -> argparse.ArgumentParser:
     engine.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: the embedded dg-tiny)")
     engine.add_argument("--socket", metavar="PATH", help="engine socket, or tcp://HOST:PORT (default: per model)")
     engine.add_argument("--in-process", action="store_true", help="run the engine in this process, without a daemon")
-    engine.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                        help="seconds to wait for one answer (default: 120)")
+    engine.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                        help=f"seconds to wait for one answer, queueing included (default: {DEFAULT_TIMEOUT_S:.0f})")
     return ap
 
 
@@ -295,14 +299,22 @@ def main(argv: list[str] | None = None) -> int:
             "".encode(args.encoding)
         except LookupError:
             raise UsageError(f"unknown encoding {args.encoding!r}") from None
+        if args.model is not None or args.in_process:
+            check_dir(args.model or DEFAULT_MODEL_DIR)
         plans = collect(args, reporter, Filters.create(languages, args.glob, not args.no_ignore))
-    except UsageError as exc:
+    except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
         return EXIT_ERROR
     if not plans:
         reporter.err.print(f"No holes found (looked for {args.marker!r}).", markup=False)
         return EXIT_FILLED
-    return asyncio.run(run(args, reporter, plans))
+    try:
+        return asyncio.run(run(args, reporter, plans))
+    except KeyboardInterrupt:
+        # Ctrl-C before the run installed its own handler (while the engine loads): nothing written.
+        reporter.stop()
+        reporter.error("interrupted by SIGINT before any file was written")
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

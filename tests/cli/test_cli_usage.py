@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
+from engine.client import EngineClient, EngineError
 from tests.cli.conftest import run_cli
 
 
@@ -70,10 +72,43 @@ def test_holes_that_touch_are_refused(tmp_path):
     assert b"holes at 1:5 and 1:11 overlap or touch" in out.stderr
 
 
-def test_an_engine_that_cannot_start_is_exit_2(tmp_path):
+def test_a_missing_model_directory_is_a_usage_error(tmp_path):
     repo = _repo(tmp_path)
     (repo / "b.py").write_text("x = <FILL>\n")
-    out = run_cli("b.py", "--model", str(tmp_path / "no-model"), "--socket", str(tmp_path / "e.sock"), cwd=repo)
+    for mode in ([], ["--in-process"]):
+        out = run_cli("b.py", "--model", str(tmp_path / "no-model"), *mode, cwd=repo)
+        assert out.returncode == 2, out.stderr
+        assert f"error: model directory {tmp_path / 'no-model'} does not exist".encode() in out.stderr
+
+
+def test_a_model_that_fails_to_load_is_exit_2_and_writes_nothing(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "b.py").write_text("x = <FILL>\n")
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (model / name).write_text("not what it should be")
+    sock = tmp_path / "e.sock"
+    try:
+        out = run_cli("b.py", "--write", "--model", str(model), "--socket", str(sock), cwd=repo)
+    finally:
+        # The run started a daemon of its own on this socket (if it got that far): stop it.
+        try:
+            EngineClient(sock, autostart=False).shutdown()
+        except EngineError:
+            pass
     assert out.returncode == 2, out.stderr
-    assert b"error: engine unavailable: the engine exited with code 2" in out.stderr
+    assert b"b.py:1:5: engine_error: internal: the model failed to load" in out.stderr
     assert (repo / "b.py").read_text() == "x = <FILL>\n"
+
+
+def test_no_engine_at_a_tcp_address_is_exit_2(tmp_path):
+    repo = _repo(tmp_path)
+    (repo / "b.py").write_text("x = <FILL>\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port now, and a TCP engine is never started by the client.
+    out = run_cli("b.py", "--socket", f"tcp://127.0.0.1:{port}", cwd=repo)
+    assert out.returncode == 2, out.stderr
+    assert f"error: engine unavailable: no engine answers at tcp://127.0.0.1:{port}".encode() in out.stderr
