@@ -30,6 +30,7 @@ from transformers import DiffusionGemmaConfig
 from transformers.cache_utils import DynamicCache
 
 from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target
+from engine.model import DENSE_EXPERTS_MAX
 from engine.textonly import TextOnlyDiffusionGemma
 
 PACKAGED = Path(__file__).resolve().parents[1] / "engine" / "models" / "dg-tiny"
@@ -256,6 +257,8 @@ def main() -> None:
     tokenizer = Tokenizer.from_file(str(tok_path))
     config = model_config(tokenizer)
     model = TextOnlyDiffusionGemma(config).to(args.device)
+    if args.device == "cpu" and config.text_config.num_experts <= DENSE_EXPERTS_MAX:
+        config.text_config._experts_implementation = "dense"  # the engine's CPU path; faster in bf16
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0}],
