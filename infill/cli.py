@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
@@ -110,86 +110,81 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+@dataclass(frozen=True)
+class Spot:
+    """One --at FILE:LINE:COL or --span FILE:START-END."""
+
+    option: str
+    spec: str
+    path: Path
+    numbers: tuple[int, int]
+
+    @classmethod
+    def parse(cls, option: str, spec: str) -> Spot:
+        if option == "--at":
+            name, *numbers = spec.rsplit(":", 2)
+        else:
+            name, _, numbers_text = spec.rpartition(":")
+            numbers = numbers_text.split("-")
+        if not name or len(numbers) != 2 or not all(n.isdigit() for n in numbers):
+            shape = "FILE:LINE:COL" if option == "--at" else "FILE:START-END"
+            raise UsageError(f"{option} {spec!r}: expected {shape} with 1-based numbers")
+        if not Path(name).is_file():
+            raise UsageError(f"{option} {spec}: {name}: no such file")
+        return cls(option, spec, Path(name), (int(numbers[0]), int(numbers[1])))
+
+    def hole(self, text: str) -> Hole:
+        try:
+            return (at if self.option == "--at" else span)(text, *self.numbers)
+        except HoleError as exc:
+            raise UsageError(f"{self.option} {self.spec}: {exc}") from None
+
+
 @dataclass
 class Target:
     path: Path
-    display: str
-    markers: bool  # search this file for markers (it was given or found by walking)
-    explicit: bool  # named on the command line (by PATH, --at or --span)
+    markers: bool = False  # search the file for markers (it was given as a PATH or found in one)
+    spots: list[Spot] = field(default_factory=list)
+
+    @property
+    def display(self) -> str:
+        return self.path.as_posix()
 
 
-def _split_spot(spec: str, option: str, fields: int) -> tuple[str, list[int]]:
-    """Split FILE:A:B (--at) or FILE:A-B (--span) into the file and its numbers."""
-    if option == "--at":
-        path, *numbers = spec.rsplit(":", 2)
-    else:
-        path, _, numbers_text = spec.rpartition(":")
-        numbers = numbers_text.split("-")
-    if not path or len(numbers) != fields or not all(n.isdigit() for n in numbers):
-        shape = "FILE:LINE:COL" if option == "--at" else "FILE:START-END"
-        raise UsageError(f"{option} {spec!r}: expected {shape} with 1-based numbers")
-    return path, [int(n) for n in numbers]
-
-
-def targets(args, filters: Filters) -> list[Target]:
+def targets(paths: list[str], spots: list[Spot], filters: Filters) -> list[Target]:
+    """Every file to look at, once each however many times it is named."""
     found: dict[Path, Target] = {}
 
-    def add(path: Path, markers: bool, explicit: bool) -> None:
-        key = path.resolve()
-        known = found.get(key)
-        if known is None:
-            found[key] = Target(path, path.as_posix(), markers, explicit)
-        else:
-            known.markers |= markers
-            known.explicit |= explicit
+    def target(path: Path) -> Target:
+        return found.setdefault(path.resolve(), Target(path))
 
-    for name in args.paths:
+    for name in paths:
         path = Path(name)
         if path.is_dir():
             for file in walk(path, filters):
-                add(file, True, False)
+                target(file).markers = True
         elif path.is_file():
-            add(path, True, True)
+            target(path).markers = True
         else:
             raise UsageError(f"{name}: no such file or directory")
-    for option, specs in (("--at", args.at), ("--span", args.span)):
-        for spec in specs:
-            name, _ = _split_spot(spec, option, 2)
-            if not Path(name).is_file():
-                raise UsageError(f"{option} {spec}: {name}: no such file")
-            add(Path(name), False, True)
+    for spot in spots:
+        target(spot.path).spots.append(spot)
     return list(found.values())
 
 
-def spot_holes(args, target: Target, text: str) -> list[Hole]:
-    holes = []
-    key = target.path.resolve()
-    for option, specs, make in (("--at", args.at, at), ("--span", args.span, span)):
-        for spec in specs:
-            name, numbers = _split_spot(spec, option, 2)
-            if Path(name).resolve() != key:
-                continue
-            try:
-                holes.append(make(text, *numbers))
-            except HoleError as exc:
-                raise UsageError(f"{option} {spec}: {exc}") from None
-    return holes
-
-
-def collect(args, reporter: Reporter, filters: Filters) -> list[FilePlan]:
+def collect(args, spots: list[Spot], reporter: Reporter, filters: Filters) -> list[FilePlan]:
     plans = []
-    for target in targets(args, filters):
+    for target in targets(args.paths, spots, filters):
         try:
             file = read(target.path, max_bytes=args.max_bytes, fallback_encoding=args.encoding)
-        except Unreadable as exc:
-            if target.explicit and (args.at or args.span) and not target.markers:
-                raise UsageError(f"{target.display}: {exc}") from None
-            reporter.warning(f"{target.display}: skipped: {exc}")
+        except (Unreadable, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            if target.spots:
+                # The user named a place in this file: not filling it is an error, not a skip.
+                raise UsageError(f"{target.display}: {reason}") from None
+            reporter.warning(f"{target.display}: skipped: {reason}")
             continue
-        except OSError as exc:
-            reporter.warning(f"{target.display}: skipped: {exc.strerror or exc}")
-            continue
-        holes = spot_holes(args, target, file.text)
+        holes = [spot.hole(file.text) for spot in target.spots]
         if target.markers:
             holes += find_markers(file.text, args.marker)
         holes.sort(key=lambda hole: (hole.start, hole.end))
@@ -301,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"unknown encoding {args.encoding!r}") from None
         if args.model is not None or args.in_process:
             check_dir(args.model or DEFAULT_MODEL_DIR)
-        plans = collect(args, reporter, Filters.create(languages, args.glob, not args.no_ignore))
+        spots = [Spot.parse("--at", spec) for spec in args.at] + [Spot.parse("--span", spec) for spec in args.span]
+        plans = collect(args, spots, reporter, Filters.create(languages, args.glob, not args.no_ignore))
     except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
         return EXIT_ERROR

@@ -64,6 +64,10 @@ class FilePlan:
     new_text: str | None = None
 
     @property
+    def uri(self) -> str:
+        return self.file.path.resolve().as_uri()
+
+    @property
     def changed(self) -> bool:
         return self.new_text is not None and self.new_text != self.file.text
 

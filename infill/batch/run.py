@@ -25,9 +25,10 @@ async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: 
         outcome = file_plan.outcomes[index]
         async with limit:
             try:
-                # Each hole has its own document key: holes of one file must not supersede each other.
+                # Each hole has a document key of its own: the daemon lets a request supersede an
+                # older one with the same key, and holes of one file must be batched, not dropped.
                 result = await engine.infill(request.prefix, request.suffix, max_tokens=request.max_tokens,
-                                             doc=f"{file_plan.file.path}#{index}")
+                                             doc=f"{file_plan.uri}#hole{index}")
             except EngineUnavailable:
                 raise
             except EngineError as exc:
