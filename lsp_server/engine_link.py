@@ -74,7 +74,7 @@ class EngineLink:
         """Take new settings; a different model or socket means a different engine."""
         old, self._settings = self._settings, settings
         if (old.model_dir, old.engine_socket) != (settings.model_dir, settings.engine_socket):
-            log.info("engine settings changed: model %s, socket %s", settings.model_dir, settings.engine_socket)
+            log.info("engine: model %s, socket %s", settings.model_dir or "dg-tiny", self.endpoint.address)
             self._drop_client()
             self._failures, self._retry_at = 0, 0.0
         # Completions switched off load no model; switched on, they bring the engine up.
@@ -108,6 +108,9 @@ class EngineLink:
                 self._failed(exc)
                 ended("the engine could not start")
                 return
+            except asyncio.CancelledError:  # the engine settings changed meanwhile
+                await client.close()
+                raise
             self._client, self.engine_status = client, status
             self.state, self.error, self._failures = READY, None, 0
             self.ui.forget("engine")
