@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+    DiffusionGemmaGenerationConfig,
     EntropyBoundSampler,
     EntropyBoundSamplerConfig,
     LinearTemperatureScheduleLogitsProcessor,
@@ -24,14 +25,19 @@ from engine.canvas import Layout, middle_from_gap
 from engine.kvcache import batch_caches
 
 
+_DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
-    max_steps: int = 16
-    entropy_bound: float = 0.5
-    t_min: float = 0.1
-    t_max: float = 0.5
-    stability_threshold: int = 1
-    confidence_threshold: float = 0.05
+    """Defaults are DiffusionGemma's own; a checkpoint's generation_config.json overrides them."""
+
+    max_steps: int = _DG_DEFAULTS["max_denoising_steps"]
+    entropy_bound: float = _DG_DEFAULTS["sampler_config"].entropy_bound
+    t_min: float = _DG_DEFAULTS["t_min"]
+    t_max: float = _DG_DEFAULTS["t_max"]
+    stability_threshold: int = _DG_DEFAULTS["stability_threshold"]
+    confidence_threshold: float = _DG_DEFAULTS["confidence_threshold"]
 
 
 @dataclass
@@ -56,7 +62,7 @@ def gumbel_max(logits: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def denoise(lm, rows: list[Row], settings: SamplerSettings = SamplerSettings(),
+def denoise(lm, rows: list[Row], settings: SamplerSettings,
             on_step: Callable[[torch.Tensor], None] | None = None) -> list[Filled | None]:
     """Denoise every row's gap; a row that stops being alive gets None. `on_step` sees each new canvas."""
     model, device = lm.model, lm.device

@@ -49,9 +49,9 @@ class Stats:
 
 class Engine:
     def __init__(self, model_dir, device: str | None = None, dtype: str | None = None,
-                 sampler: SamplerSettings = SamplerSettings(), cache_bytes: int = 256 * 1024 * 1024):
+                 sampler: SamplerSettings | None = None, cache_bytes: int = 256 * 1024 * 1024):
         self.lm = load(model_dir, device=device, dtype=dtype)
-        self.sampler = sampler
+        self.sampler = sampler or self.lm.sampler
         self.store = PrefixCache(cache_bytes)
         self.stats = Stats()
         self.started = time.time()

@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
 
 from engine.canvas import EOI, PAD, SEP, Budget
+from engine.denoise import SamplerSettings
 from engine.modeldir import ModelDirError, check_dir
 from engine.textonly import TextOnlyDiffusionGemma
 
@@ -52,6 +53,7 @@ class LoadedModel:
     device: torch.device
     budget: Budget
     canvas: int
+    sampler: SamplerSettings
     sep_id: int
     eoi_id: int | None  # None: the checkpoint has no end-of-infill token; rank several gap lengths
     pad_id: int
@@ -83,6 +85,15 @@ def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
     return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
 
 
+def sampler_settings(generation_config) -> SamplerSettings:
+    """The checkpoint's own denoising defaults (generation_config.json), ours where it sets none."""
+    g = generation_config
+    found = dict(max_steps=g.max_denoising_steps, t_min=g.t_min, t_max=g.t_max,
+                 stability_threshold=g.stability_threshold, confidence_threshold=g.confidence_threshold,
+                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None)
+    return SamplerSettings(**{k: v for k, v in found.items() if v is not None})
+
+
 def load(path: str | Path, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     path = Path(path).expanduser().resolve()
     check_dir(path)
@@ -106,7 +117,8 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
         model = model.to(torch.bfloat16)
     sep, eoi, pad = special_ids(tokenizer, model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
-                       budget=budget, canvas=int(extra.get("canvas", model.config.canvas_length)), sep_id=sep,
+                       budget=budget, canvas=int(extra.get("canvas", model.config.canvas_length)),
+                       sampler=sampler_settings(model.generation_config), sep_id=sep,
                        eoi_id=eoi, pad_id=pad)
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from training.train import BUDGET, CANVAS, PACKAGED
+from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
+
+from training.train import BUDGET, CANVAS, PACKAGED, SAMPLER
 
 
 def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int) -> str:
@@ -90,8 +92,9 @@ def main() -> None:
     weights = load_file(export / "model.safetensors")
     save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, PACKAGED / "model.safetensors",
               metadata={"format": "pt"})
-    for name in ("config.json", "generation_config.json", "tokenizer.json", "dg.json"):
+    for name in ("config.json", "tokenizer.json", "dg.json"):
         shutil.copy(export / name, PACKAGED / name)
+    DiffusionGemmaGenerationConfig(**SAMPLER).save_pretrained(PACKAGED)
     state = torch.load(args.run / "ckpt.pt", map_location="cpu", weights_only=False)["state"]
     report = json.loads(args.report.read_text())
     config = json.loads((export / "config.json").read_text())

@@ -27,6 +27,10 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import DiffusionGemmaConfig
+from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+    DiffusionGemmaGenerationConfig,
+    EntropyBoundSamplerConfig,
+)
 from transformers.cache_utils import DynamicCache
 
 from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target
@@ -59,6 +63,9 @@ CLEAN_WEIGHT = 0.1  # loss weight of canvas positions the noise left intact
 ENCODER_LOSS_WEIGHT = 0.5
 SELF_CONDITIONING_P = 0.3
 LR, WARMUP, WEIGHT_DECAY, EMA_DECAY = 1.5e-3, 300, 0.1, 0.999
+# Denoising defaults shipped in generation_config.json (the engine reads them from there).
+SAMPLER = dict(max_denoising_steps=16, sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.5), t_min=0.1,
+               t_max=0.5, stability_threshold=1, confidence_threshold=0.05)
 
 
 def model_config(tokenizer: Tokenizer) -> DiffusionGemmaConfig:
@@ -230,8 +237,10 @@ def evaluate(model, val, autocast):
 
 
 def export(model, ema, tokenizer_path: Path, out: Path):
-    """Write a loadable model directory (EMA weights, config, tokenizer, layout budget)."""
+    """Write a loadable model directory (EMA weights, config, denoising defaults, tokenizer, layout)."""
     out.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = ["DiffusionGemmaForBlockDiffusion"]  # what stock transformers loads it as
+    model.generation_config = DiffusionGemmaGenerationConfig(**SAMPLER)
     live = {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(ema, strict=False)
     model.save_pretrained(out, safe_serialization=True)

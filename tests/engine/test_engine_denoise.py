@@ -115,3 +115,17 @@ def test_missing_or_broken_model_directories_get_clear_errors(tmp_path):
 def test_the_model_is_text_only(engine):
     names = [n for n, _ in engine.lm.model.named_modules()]
     assert not any("vision" in n for n in names)
+
+
+def test_a_checkpoint_brings_its_own_denoising_defaults(tmp_path):
+    import json
+
+    from engine.model import load
+
+    for f in DEFAULT_MODEL_DIR.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    gen = json.loads((tmp_path / "generation_config.json").read_text())
+    gen.update(max_denoising_steps=5, t_min=0.2, t_max=0.3)
+    (tmp_path / "generation_config.json").write_text(json.dumps(gen))
+    settings = load(tmp_path).sampler
+    assert (settings.max_steps, settings.t_min, settings.t_max) == (5, 0.2, 0.3)
