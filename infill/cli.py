@@ -27,7 +27,7 @@ from infill.batch.engines import open_engine
 from infill.batch.files import Filters, walk
 from infill.batch.holes import Hole, HoleError, at, find_markers, span
 from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, mark_unwritten, plan
-from infill.batch.report import Reporter
+from infill.batch.report import Reporter, plural
 from infill.batch.run import fill_all
 from infill.batch.textfile import TextFile, Unreadable, read
 from infill.languages import LANGUAGES
@@ -251,8 +251,11 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
         reporter.stop()
         reporter.flush()
         name = signal.Signals(received[0]).name
-        reporter.error(f"interrupted by {name}: {reporter.files_written} files written in full, "
-                       "the others untouched")
+        if args.write:
+            reporter.error(f"interrupted by {name}: {plural(reporter.files_written, 'file')} written in full, "
+                           "the others untouched")
+        else:
+            reporter.error(f"interrupted by {name}; no file was changed")
         return 128 + received[0]
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -3,7 +3,11 @@ the confidence gate, the file's encoding and newline style. The raw texts stand 
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from infill.batch.holes import at, find_markers
 from infill.batch.plan import compose, plan
@@ -87,3 +91,34 @@ def test_an_empty_answer_leaves_the_marker(fill):
     statuses, data = fill(b"x = <FILL>\n", {0: "   \n"})
     assert statuses == [("empty", None)]
     assert data == b"x = <FILL>\n"
+
+
+# Whatever the model says, nothing outside the holes changes: random files (CRLF, latin-1, Python
+# or plain text) with random holes and random answers.
+_piece = st.lists(st.sampled_from(list("ab =():\t 'é") + ["\n", "\r\n", "    "]), max_size=12).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_piece, min_size=2, max_size=5), st.data(), st.sampled_from(["a.py", "a.txt"]),
+       st.sampled_from(["utf-8", "latin-1"]), st.booleans())
+def test_nothing_outside_the_holes_changes_whatever_the_answers(tmp_path, pieces, data, name, encoding, allow):
+    original = "<FILL>".join(pieces).encode(encoding)
+    path = tmp_path / name
+    path.write_bytes(original)
+    file = read(path, max_bytes=1 << 20)
+    holes = find_markers(file.text, "<FILL>")
+    file_plan = plan(name, file, holes, max_lines=4, prefix_tokens=256, suffix_tokens=64)
+    answers = {i: data.draw(st.text(st.sampled_from(list("xy1 ()=:\n\t'→")), max_size=30))
+               for i, request in enumerate(file_plan.requests) if request is not None}
+    compose(file_plan, answers, min_confidence=0.0, allow_parse_errors=allow)
+    new = file.encode(file_plan.new_text)
+    marker = b"<FILL>"
+    parts = original.split(marker)
+    pattern = re.escape(parts[0])
+    for part in parts[1:]:
+        rest = part.lstrip(b" \t")
+        # A fill may take the place of the blanks that follow its hole on the line.
+        pattern += b"(.*?)(?:" + re.escape(part[:len(part) - len(rest)]) + b")?" + re.escape(rest)
+    assert re.fullmatch(pattern, new, re.DOTALL), (original, new)
+    filled = [o for o in file_plan.outcomes if o.status == "filled"]
+    assert new.count(marker) == original.count(marker) - len(filled)
