@@ -182,12 +182,3 @@ class IgnoreRules:
             if pattern.matches(rel_path, is_dir):
                 return not pattern.negate
         return False
-
-    def path_ignored(self, rel_path: str, is_dir: bool) -> bool:
-        """Whether `rel_path` or any directory above it is ignored: a file under an ignored
-        directory cannot be re-included (gitignore(5))."""
-        parts = rel_path.split("/")
-        for depth in range(1, len(parts)):
-            if self.ignored("/".join(parts[:depth]), True):
-                return True
-        return self.ignored(rel_path, is_dir)
