@@ -248,15 +248,7 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
     except asyncio.CancelledError:
         if not received:
             raise
-        reporter.stop()
-        reporter.flush()
-        name = signal.Signals(received[0]).name
-        if args.write:
-            reporter.error(f"interrupted by {name}: {plural(reporter.files_written, 'file')} written in full, "
-                           "the others untouched")
-        else:
-            reporter.error(f"interrupted by {name}; no file was changed")
-        return 128 + received[0]
+        return interrupted(args, reporter, received[0])
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -269,6 +261,18 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
     if reporter.statuses[ENGINE_ERROR]:
         return EXIT_ERROR
     return EXIT_HOLES_LEFT if reporter.holes_left else EXIT_FILLED
+
+
+def interrupted(args, reporter: Reporter, signum: int) -> int:
+    reporter.stop()
+    reporter.flush()
+    name = signal.Signals(signum).name
+    if args.write:
+        reporter.error(f"interrupted by {name}: {plural(reporter.files_written, 'file')} written in full, "
+                       "the others untouched")
+    else:
+        reporter.error(f"interrupted by {name}; no file was changed")
+    return 128 + signum
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
@@ -310,10 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(run(args, reporter, plans))
     except KeyboardInterrupt:
-        # Ctrl-C before the run installed its own handler (while the engine loads): nothing written.
-        reporter.stop()
-        reporter.error("interrupted by SIGINT before any file was written")
-        return 128 + signal.SIGINT
+        # Ctrl-C while the run's own handler was not installed (starting up or summing up).
+        return interrupted(args, reporter, signal.SIGINT)
 
 
 if __name__ == "__main__":
