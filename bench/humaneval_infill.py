@@ -96,13 +96,14 @@ def exact(a: str, b: str) -> bool:
     return a.strip() == b.strip()
 
 
-def gate_table(rows: list[tuple[float, bool]]) -> list[dict]:
-    """Exact match among shown completions and the share shown, per mean-confidence threshold."""
+def gate_table(rows: list[tuple[p.InfillResult | None, bool]]) -> list[dict]:
+    """Share shown and correctness among shown, gating on the mean or on the minimum token confidence."""
     out = []
-    for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
-        shown = [ok for conf, ok in rows if conf >= threshold]
-        out.append(dict(threshold=threshold, shown=round(len(shown) / len(rows), 3),
-                        precision=round(sum(shown) / len(shown), 3) if shown else None))
+    for by in ("mean", "min"):
+        for threshold in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+            shown = [ok for r, ok in rows if r and getattr(r, f"{by}_confidence") >= threshold and r.text.strip()]
+            out.append(dict(by=by, threshold=threshold, shown=round(len(shown) / len(rows), 3),
+                            precision=round(sum(shown) / len(shown), 3) if shown else None))
     return out
 
 
@@ -150,7 +151,7 @@ def main() -> None:
             ended=round(sum(bool(r and r.ended) for r in results) / len(tasks), 3),
         )
         if split == "heldout":
-            row["gate"] = gate_table([(r.mean_confidence if r else 0.0, exact(t, task["canonical_solution"]))
+            row["gate"] = gate_table([(r, exact(t, task["canonical_solution"]))
                                       for r, t, task in zip(results, texts, tasks)])
         else:
             with ThreadPoolExecutor(max_workers=2) as pool:
@@ -158,7 +159,7 @@ def main() -> None:
                 floor = list(pool.map(run_program, [program(task, "") for task in tasks]))
             row["pass@1"] = round(sum(passed) / len(tasks), 4)
             row["empty_floor_pass@1"] = round(sum(floor) / len(tasks), 4)
-            row["gate"] = gate_table([(r.mean_confidence if r else 0.0, ok) for r, ok in zip(results, passed)])
+            row["gate"] = gate_table(list(zip(results, passed)))
         report[split] = row
         print(json.dumps({split: row}), flush=True)
     if args.json:

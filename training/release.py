@@ -74,8 +74,8 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
                      f"{row['ms_per_task']} |")
     if heldout:
         lines += ["", "Confidence gate on held-out single lines (exact match among shown vs share shown):", "",
-                  "| min mean confidence | shown | exact among shown |", "|---|---|---|"]
-        lines += [f"| {g['threshold']} | {g['shown']:.1%} | "
+                  "| gate on | threshold | shown | exact among shown |", "|---|---|---|---|"]
+        lines += [f"| {g['by']} | {g['threshold']} | {g['shown']:.1%} | "
                   f"{'-' if g['precision'] is None else format(g['precision'], '.1%')} |" for g in heldout["gate"]]
     return "\n".join(lines) + "\n"
 
