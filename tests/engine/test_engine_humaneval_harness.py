@@ -1,0 +1,37 @@
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).resolve().parents[2] / "bench" / "humaneval_infill.py"
+spec = importlib.util.spec_from_file_location("humaneval_infill", HARNESS)
+harness = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(harness)
+
+pytestmark = pytest.mark.skipif(not harness.EVAL_DIR.exists(), reason=f"no HumanEval-infilling data at {harness.EVAL_DIR}")
+
+
+@pytest.mark.parametrize("split", ["single", "multi", "span"])
+def test_canonical_middles_pass_and_wrong_ones_fail(split):
+    tasks = harness.load_split(split, harness.EVAL_DIR)[:3]
+    for task in tasks:
+        assert harness.run_program(harness.program(task, task["canonical_solution"]))
+        assert not harness.run_program(harness.program(task, "    raise SystemExit(1)\n"))
+
+
+def test_a_hanging_program_fails_within_the_time_limit(monkeypatch):
+    monkeypatch.setattr(harness, "TIME_LIMIT_S", 1.0)
+    assert not harness.run_program("while True:\n    pass\n")
+
+
+def test_gate_table_counts_only_shown_non_empty_completions():
+    from engine.protocol import InfillResult
+
+    def result(text, mean):
+        return InfillResult(text=text, steps=1, tokens_per_forward=1.0, mean_confidence=mean, min_confidence=mean)
+
+    rows = [(result("x = 1", 0.9), True), (result("y", 0.35), False), (result("  ", 0.99), False), (None, False)]
+    by_mean = {g["threshold"]: g for g in harness.gate_table(rows) if g["by"] == "mean"}
+    assert by_mean[0.0]["shown"] == 0.5 and by_mean[0.0]["precision"] == 0.5
+    assert by_mean[0.5]["shown"] == 0.25 and by_mean[0.5]["precision"] == 1.0
+    assert by_mean[0.95]["precision"] is None
