@@ -194,6 +194,7 @@ async def main(args: argparse.Namespace) -> dict:
         "model_calls_per_100_keystrokes": round(100 * final["model_calls"] / n, 1),
         "keystrokes_with_a_suggestion": round(final["items"] / n, 3),
         "model_latency_ms": final["model_latency_ms"],
+        "server_latency_ms_by_source": final["latency_ms_by_source"],
         "sources": sources,
         "messages": client.messages,
     }
@@ -212,6 +213,9 @@ def report(r: dict) -> None:
     print(f"model calls:  {r['model_calls_per_100_keystrokes']} per 100 keystrokes; model latency "
           f"p50 {r['model_latency_ms']['p50']} ms, p95 {r['model_latency_ms']['p95']} ms")
     print(f"suggestions:  shown on {r['keystrokes_with_a_suggestion']:.1%} of keystrokes; sources {r['sources']}")
+    by_source = ", ".join(f"{source} p50 {f['p50']} / p95 {f['p95']} ms ({f['count']})"
+                          for source, f in r["server_latency_ms_by_source"].items())
+    print(f"in the server, by source: {by_source}")
 
 
 if __name__ == "__main__":

@@ -43,12 +43,13 @@ class Completer:
         self._shown.pop(uri, None)
         self._supersede(uri)
 
-    async def complete(self, od: OpenDocument, offset: int) -> Completion | None:
+    async def complete(self, od: OpenDocument, offset: int, *, invoked: bool = False) -> Completion | None:
+        """The completion at `offset`; `invoked`: the user asked for it explicitly (no debounce)."""
         started = time.perf_counter()
         completion, source = None, S.NONE
         mine = self._supersede(od.uri, asyncio.current_task())
         try:
-            completion, source = await self._complete(od, offset)
+            completion, source = await self._complete(od, offset, invoked)
             return completion
         except asyncio.CancelledError:
             source = S.CANCELLED
@@ -71,7 +72,7 @@ class Completer:
         self._in_flight[uri] = mine = _InFlight(task)
         return mine
 
-    async def _complete(self, od: OpenDocument, offset: int) -> tuple[Completion | None, str]:
+    async def _complete(self, od: OpenDocument, offset: int, invoked: bool) -> tuple[Completion | None, str]:
         settings = self.settings
         doc = od.doc
         if not settings.enabled or not self._language_ok(od):
@@ -93,7 +94,7 @@ class Completer:
         source = S.CACHE
         if answer is None:
             source = S.MODEL
-            answer = await self._ask_model(od.uri, request)
+            answer = await self._ask_model(od.uri, request, invoked)
             if answer is None:
                 return None, S.NONE
             self.cache.put(key, answer)
@@ -108,8 +109,8 @@ class Completer:
             self._shown[od.uri] = Shown(text, completion.start, completion.end, completion.text)
         return completion, source
 
-    async def _ask_model(self, uri: str, request) -> Answer | None:
-        if self.settings.debounce_ms:
+    async def _ask_model(self, uri: str, request, invoked: bool) -> Answer | None:
+        if self.settings.debounce_ms and not invoked:
             # A newer keystroke supersedes this request during the wait, before any model work.
             await asyncio.sleep(self.settings.debounce_ms / 1000)
         try:

@@ -122,7 +122,8 @@ async def inline_completion(ls: DgLanguageServer, params: types.InlineCompletion
     if offset is None:
         log.info("%s: no completion at %s, which is outside the document", od.uri, params.position)
         return _EMPTY
-    completion = await ls.core.completer.complete(od, offset)
+    invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    completion = await ls.core.completer.complete(od, offset, invoked=invoked)
     if completion is None:
         return _EMPTY
     index = od.index

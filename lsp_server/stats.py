@@ -27,6 +27,7 @@ class Stats:
     def __init__(self) -> None:
         self.sources: Counter[str] = Counter()
         self.latency_ms: deque[float] = deque(maxlen=RECENT)
+        self.latency_by_source: dict[str, deque[float]] = {}
         self.model_ms: deque[float] = deque(maxlen=RECENT)
         self.items = 0
         self.model_calls = 0  # requests sent to the engine, answered or not
@@ -34,6 +35,7 @@ class Stats:
     def record(self, source: str, ms: float, *, items: int = 0) -> None:
         self.sources[source] += 1
         self.latency_ms.append(ms)
+        self.latency_by_source.setdefault(source, deque(maxlen=RECENT)).append(ms)
         self.items += items
 
     def record_model(self, ms: float) -> None:
@@ -57,6 +59,7 @@ class Stats:
             "model_calls": self.model_calls,
             "sources": dict(self.sources),
             "latency_ms": figures(self.latency_ms),
+            "latency_ms_by_source": {source: figures(values) for source, values in self.latency_by_source.items()},
             "model_latency_ms": figures(self.model_ms),
             # Of the requests that needed a model answer, the share the answer cache had.
             "cache_hit_rate": share(self.sources[CACHE], looked_up),

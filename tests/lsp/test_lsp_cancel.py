@@ -63,3 +63,23 @@ async def test_lsp_newer_request_supersedes_the_older_at_once(lsp):
     st = await lsp.status()
     assert st["sources"]["cancelled"] == 1
     assert st["sources"].get("model") == 1
+
+
+async def test_lsp_debounce_lets_a_newer_keystroke_skip_the_model(lsp):
+    await lsp.wait_ready()
+    lsp.configure({"debounceMs": 300})
+    for _ in range(100):
+        if (await lsp.status())["settings"]["debounceMs"] == 300:
+            break
+        await asyncio.sleep(0.02)
+    lsp.open(URI, TEXT)
+    older = asyncio.ensure_future(lsp.client.text_document_inline_completion_async(lsp.params(URI, LINE, CHARACTER)))
+    await asyncio.sleep(0.05)
+    lsp.edit(URI, (LINE, CHARACTER), (LINE, CHARACTER), "1")
+    newer = asyncio.ensure_future(
+        lsp.client.text_document_inline_completion_async(lsp.params(URI, LINE, CHARACTER + 1)))
+    assert not (await asyncio.wait_for(older, 5)).items
+    await newer
+    st = await lsp.status()
+    assert st["model_calls"] == 1, "the superseded keystroke reached the model"
+    assert st["sources"]["cancelled"] == 1
