@@ -133,11 +133,11 @@ class Reporter:
 
     def _emit(self, file_plan: FilePlan) -> None:
         if self.as_json:
+            # JSON is UTF-8 whatever the locale says stdout is.
             out = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records(file_plan))
-            sys.stdout.write(out)
-            sys.stdout.flush()
+            sys.stdout.buffer.write(out.encode("utf-8", "surrogatepass"))
+            sys.stdout.buffer.flush()
         elif not self.write and file_plan.changed:
-            sys.stdout.flush()
             sys.stdout.buffer.write(unified_diff(file_plan))
             sys.stdout.buffer.flush()
 
