@@ -39,21 +39,32 @@ from engine.textonly import TextOnlyDiffusionGemma
 
 PACKAGED = Path(__file__).resolve().parents[1] / "engine" / "models" / "dg-tiny"
 
-MODEL = dict(
-    hidden_size=256,
-    intermediate_size=512,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    head_dim=64,
-    global_head_dim=64,
-    num_experts=4,
-    top_k_experts=2,
-    moe_intermediate_size=256,
-    max_position_embeddings=2048,
-    sliding_window=512,
-    layer_types=["sliding_attention"] * 3 + ["full_attention"],
-)
+def shape(hidden: int, layers: int, experts: int, top_k: int, heads: int = 4, kv_heads: int = 2) -> dict:
+    return dict(
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        head_dim=hidden // heads,
+        global_head_dim=hidden // heads,
+        num_experts=experts,
+        top_k_experts=top_k,
+        moe_intermediate_size=hidden,
+        max_position_embeddings=2048,
+        sliding_window=512,
+        layer_types=["sliding_attention"] * (layers - 1) + ["full_attention"],
+    )
+
+
+# Candidate shapes for `training/sweep.py`; the shipped dg-tiny is SHAPES[DEFAULT_SHAPE].
+SHAPES = {
+    "h256-l4-e4": shape(256, 4, 4, 2),
+    "h256-l6-e2": shape(256, 6, 2, 1),
+    "h192-l6-e4": shape(192, 6, 4, 2, heads=3, kv_heads=1),
+    "h320-l4-e2": shape(320, 4, 2, 1, heads=5, kv_heads=1),
+}
+DEFAULT_SHAPE = "h256-l4-e4"
 BUDGET = Budget(encoder_suffix=48, encoder_prefix=192, left_flank=16, right_flank=16)
 CANVAS = 64
 CONTEXTS_PER_BATCH = 8
@@ -68,9 +79,9 @@ SAMPLER = dict(max_denoising_steps=16, sampler_config=EntropyBoundSamplerConfig(
                t_max=0.5, stability_threshold=1, confidence_threshold=0.05)
 
 
-def model_config(tokenizer: Tokenizer) -> DiffusionGemmaConfig:
+def model_config(tokenizer: Tokenizer, shape_name: str = DEFAULT_SHAPE) -> DiffusionGemmaConfig:
     ids = {t: tokenizer.token_to_id(t) for t in (PAD, EOI, "<bos>")}
-    text = dict(MODEL, vocab_size=tokenizer.get_vocab_size(), pad_token_id=ids[PAD], eos_token_id=ids[EOI],
+    text = dict(SHAPES[shape_name], vocab_size=tokenizer.get_vocab_size(), pad_token_id=ids[PAD], eos_token_id=ids[EOI],
                 bos_token_id=ids["<bos>"])
     return DiffusionGemmaConfig(text_config=text, vision_config=None, canvas_length=CANVAS)
 
@@ -257,6 +268,8 @@ def main() -> None:
     ap.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
     ap.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--shape", choices=SHAPES, default=DEFAULT_SHAPE, help="model shape (see training/sweep.py)")
+    ap.add_argument("--scratch", action="store_true", help="start from random weights, not the packaged ones")
     args = ap.parse_args()
     torch.manual_seed(0)
 
@@ -264,7 +277,7 @@ def main() -> None:
     if not tok_path.exists():
         tok_path.write_bytes((PACKAGED / "tokenizer.json").read_bytes())
     tokenizer = Tokenizer.from_file(str(tok_path))
-    config = model_config(tokenizer)
+    config = model_config(tokenizer, args.shape)
     model = TextOnlyDiffusionGemma(config).to(args.device)
     if args.device == "cpu" and config.text_config.num_experts <= DENSE_EXPERTS_MAX:
         config.text_config._experts_implementation = "dense"  # the engine's CPU path; faster in bf16
@@ -283,7 +296,7 @@ def main() -> None:
         ema = saved["ema"]
         state = saved["state"]
         print(f"resumed {ckpt} at step {state['step']}", flush=True)
-    elif (PACKAGED / "model.safetensors").exists():
+    elif (PACKAGED / "model.safetensors").exists() and not args.scratch:
         shipped = TextOnlyDiffusionGemma.from_pretrained(PACKAGED)
         model.load_state_dict(shipped.state_dict())
         ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
