@@ -92,12 +92,14 @@ def main() -> None:
     weights = load_file(export / "model.safetensors")
     save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, PACKAGED / "model.safetensors",
               metadata={"format": "pt"})
-    for name in ("config.json", "tokenizer.json", "dg.json"):
+    for name in ("tokenizer.json", "dg.json"):
         shutil.copy(export / name, PACKAGED / name)
+    config = json.loads((export / "config.json").read_text())
+    config.update(architectures=["DiffusionGemmaForBlockDiffusion"], dtype="bfloat16")  # how stock code loads it
+    (PACKAGED / "config.json").write_text(json.dumps(config, indent=2))
     DiffusionGemmaGenerationConfig(**SAMPLER).save_pretrained(PACKAGED)
     state = torch.load(args.run / "ckpt.pt", map_location="cpu", weights_only=False)["state"]
     report = json.loads(args.report.read_text())
-    config = json.loads((export / "config.json").read_text())
     n_params = sum(v.numel() for k, v in weights.items())
     sources = json.loads((args.corpus / "sources.json").read_text())
     (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config, n_params))
