@@ -14,25 +14,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Import from the repository's root, not from bench/: a script here named like a standard module
-# (bench/typing.py) would otherwise shadow it.
+# Import from the repository's root, not from bench/: a script there named like a standard module
+# (bench/typing.py) would shadow it.
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sysconfig
+import tempfile
+import time
+
+from engine import DEFAULT_MODEL_DIR
+from engine.client import EngineClient, EngineUnavailable
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import sysconfig  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from engine import DEFAULT_MODEL_DIR  # noqa: E402
-from engine.client import EngineClient, EngineUnavailable  # noqa: E402
-
 MARKER = "<FILL>"
 HOLES_PER_FILE = 4
 _CODE_LINE = re.compile(r"^(\s*)(\w[^#\n]{12,70})$")
