@@ -66,7 +66,7 @@ class LoadedModel:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
 
     def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=False)
+        return self.tokenizer.decode(ids, skip_special_tokens=True)  # a stray <pad> is never text
 
 
 def pick_device() -> torch.device:
