@@ -194,8 +194,7 @@ def collect(args, spots: list[Spot], reporter: Reporter, filters: Filters) -> li
                 raise UsageError(f"{target.display}: holes at {first.line}:{first.col} and "
                                  f"{second.line}:{second.col} overlap or touch; make them one hole")
         if holes:
-            plans.append(plan(target.display, file, holes, max_lines=args.max_lines,
-                              prefix_tokens=1024, suffix_tokens=256))
+            plans.append(plan(target.display, file, holes, max_lines=args.max_lines))
     return plans
 
 

@@ -72,14 +72,13 @@ class FilePlan:
         return self.new_text is not None and self.new_text != self.file.text
 
 
-def plan(display: str, file: TextFile, holes: list[Hole], *, max_lines: int | None,
-         prefix_tokens: int, suffix_tokens: int) -> FilePlan:
+def plan(display: str, file: TextFile, holes: list[Hole], *, max_lines: int | None) -> FilePlan:
     opened, offsets = open_holes(file.text, holes)
     document = Document(opened, path=str(file.path))
     requests: list[InfillRequest | None] = []
     for index, offset in enumerate(offsets):
-        request = build_request(document, offset, prefix_tokens=prefix_tokens, suffix_tokens=suffix_tokens,
-                                max_lines=max_lines)
+        # The editor's context budgets (build_request's defaults), so a hole is filled as in the editor.
+        request = build_request(document, offset, max_lines=max_lines)
         following = offsets[index + 1] if index + 1 < len(offsets) else None
         if request is not None and following is not None and request.replace_end > following:
             # Two holes on one line: this one may overwrite blanks up to the next, not past it.

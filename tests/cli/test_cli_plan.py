@@ -22,7 +22,7 @@ def fill(tmp_path):
         path.write_bytes(data)
         file = read(path, max_bytes=1 << 20)
         found = holes(file.text) if holes else find_markers(file.text, "<FILL>")
-        file_plan = plan(path.name, file, found, max_lines=8, prefix_tokens=1024, suffix_tokens=256)
+        file_plan = plan(path.name, file, found, max_lines=8)
         for outcome in file_plan.outcomes:
             outcome.confidence = confidence
         compose(file_plan, answers, min_confidence=min_confidence, allow_parse_errors=allow_parse_errors)
@@ -107,7 +107,7 @@ def test_nothing_outside_the_holes_changes_whatever_the_answers(tmp_path, pieces
     path.write_bytes(original)
     file = read(path, max_bytes=1 << 20)
     holes = find_markers(file.text, "<FILL>")
-    file_plan = plan(name, file, holes, max_lines=4, prefix_tokens=256, suffix_tokens=64)
+    file_plan = plan(name, file, holes, max_lines=4)
     answers = {i: data.draw(st.text(st.sampled_from(list("xy1 ()=:\n\t'→")), max_size=30))
                for i, request in enumerate(file_plan.requests) if request is not None}
     compose(file_plan, answers, min_confidence=0.0, allow_parse_errors=allow)

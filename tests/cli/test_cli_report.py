@@ -15,8 +15,7 @@ from infill.batch.textfile import read
 def _composed(path, data: bytes, answers: dict[int, str]):
     path.write_bytes(data)
     file = read(path, max_bytes=1 << 20)
-    file_plan = plan(path.name, file, find_markers(file.text, "<FILL>"), max_lines=8, prefix_tokens=256,
-                     suffix_tokens=64)
+    file_plan = plan(path.name, file, find_markers(file.text, "<FILL>"), max_lines=8)
     compose(file_plan, answers, min_confidence=0.0, allow_parse_errors=False)
     return file_plan
 
