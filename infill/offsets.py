@@ -7,7 +7,7 @@ characters with its byte length, so a conversion is a bisect plus the encoding o
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
