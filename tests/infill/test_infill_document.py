@@ -1,4 +1,4 @@
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pytest
@@ -97,7 +97,7 @@ def edits(draw, text_strategy):
 
 
 @pytest.mark.parametrize(("source", "language"), [(PYTHON, "python"), (C, "c"), (GO, "go"), (JS, "javascript")])
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_incremental_edits_give_the_tree_of_a_full_parse(source, language, data):
     _, changes = data.draw(edits(st.just(source)))
@@ -110,7 +110,7 @@ def test_incremental_edits_give_the_tree_of_a_full_parse(source, language, data)
     assert shape(doc.tree.root_node) == shape(full_parse(doc).root_node)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text())
 def test_utf8_index_round_trips_every_offset(text):
     index = Utf8Index(text)
@@ -125,7 +125,7 @@ def test_utf8_index_rounds_bytes_inside_a_character_down():
     assert [index.to_char(b) for b in range(7)] == [0, 1, 1, 1, 1, 2, 3]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_utf8_index_after_a_change_equals_a_fresh_index(data):
     text, changes = data.draw(edits(st.text(alphabet=st.sampled_from(list("ab \n") + ["é", "😀", "中"]), max_size=40)))
