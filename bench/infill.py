@@ -57,6 +57,10 @@ def _simple(line: str) -> bool:
             and not any(quote in code for quote in "'\""))
 
 
+# What an editor inserts with each opening bracket or quote, and lets the user type over.
+AUTO_CLOSE = {"(": ")", "[": "]", "{": "}", "'": "'"}
+
+
 def keystrokes(offset: int, indent: str, typed: str):
     """(start, end, new_text, cursor after, completion the model would give) per keystroke."""
     yield offset, offset, "\n" + indent, offset + 1 + len(indent), typed
@@ -67,9 +71,9 @@ def keystrokes(offset: int, indent: str, typed: str):
         if closers and char == closers[0]:
             closers = closers[1:]
             yield cursor, cursor, "", cursor + 1, rest
-        elif char == "(":
-            closers = ")" + closers
-            yield cursor, cursor, "()", cursor + 1, rest
+        elif char in AUTO_CLOSE:
+            closers = AUTO_CLOSE[char] + closers
+            yield cursor, cursor, char + AUTO_CLOSE[char], cursor + 1, rest
         else:
             yield cursor, cursor, char, cursor + 1, rest
         cursor += 1
