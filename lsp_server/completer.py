@@ -94,9 +94,12 @@ class Completer:
         source = S.CACHE
         if answer is None:
             source = S.MODEL
-            answer = await self._ask_model(od.uri, request, invoked)
-            if answer is None:
+            try:
+                answer = await self._ask_model(od.uri, request, invoked)
+            except NotReady:
                 return None, S.NONE
+            if answer is None:
+                return None, source
             self.cache.put(key, answer)
             if doc.text is not text:
                 # The document changed while the model worked: the answer is for text no longer
@@ -110,13 +113,11 @@ class Completer:
         return completion, source
 
     async def _ask_model(self, uri: str, request, invoked: bool) -> Answer | None:
+        """The model's answer, None when it gave none; raises NotReady when the engine is not up."""
         if self.settings.debounce_ms and not invoked:
             # A newer keystroke supersedes this request during the wait, before any model work.
             await asyncio.sleep(self.settings.debounce_ms / 1000)
-        try:
-            self.link.check_ready()
-        except NotReady:
-            return None
+        self.link.check_ready()
         self.stats.model_calls += 1
         started = time.perf_counter()
         result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens)

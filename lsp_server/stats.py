@@ -9,7 +9,7 @@ RECENT = 500
 # Where an answer came from; every inlineCompletion request counts under exactly one.
 TYPING_THROUGH = "typing_through"  # the rest of the suggestion on screen
 CACHE = "cache"  # a remembered model answer for the same context
-MODEL = "model"  # a model call
+MODEL = "model"  # a model call, answered or not (dropped at its deadline, engine error)
 NONE = "none"  # no call made: nothing to complete here, engine not ready, disabled
 CANCELLED = "cancelled"  # cancelled by the client or superseded by a newer request
 

@@ -18,7 +18,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from engine.client import EngineClient, EngineUnavailable
 
-SERVER = [sys.executable, "-m", "lsp_server", "--stdio", "--log-level", "DEBUG"]
+SERVER = [sys.executable, "-m", "lsp_server", "--stdio"]
 READY_TIMEOUT_S = 300.0
 
 

@@ -45,7 +45,9 @@ async def test_lsp_cancel_request_stops_it(lsp):
     # The server and the engine keep serving.
     assert isinstance(await lsp.client.text_document_inline_completion_async(lsp.params(URI, LINE, CHARACTER)),
                       types.InlineCompletionList)
-    assert (await lsp.status())["sources"].get("model") == 1
+    st = await lsp.status()
+    assert st["sources"].get("model") == 1
+    assert st["model_latency_ms"]["count"] == 1, "the engine did not answer after a cancellation"
 
 
 async def test_lsp_newer_request_supersedes_the_older_at_once(lsp):
@@ -62,7 +64,8 @@ async def test_lsp_newer_request_supersedes_the_older_at_once(lsp):
     assert isinstance(await newer, types.InlineCompletionList)
     st = await lsp.status()
     assert st["sources"]["cancelled"] == 1
-    assert st["sources"].get("model") == 1
+    assert st["sources"].get("model") == 2
+    assert st["model_latency_ms"]["count"] == 1, "the newer request got no answer from the engine"
 
 
 async def test_lsp_debounce_lets_a_newer_keystroke_skip_the_model(lsp):

@@ -41,3 +41,4 @@ async def test_lsp_recovers_after_the_daemon_is_killed(lsp):
     await lsp.complete(URI, LINE, CHARACTER)
     st = await lsp.status()
     assert st["model_calls"] == 2 and st["sources"].get("model", 0) == 2
+    assert st["model_latency_ms"]["count"] >= 1, "the restarted engine did not answer"
