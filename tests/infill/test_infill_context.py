@@ -11,26 +11,26 @@ PYTHON = (IMPORTS + "\nclass Ledger:\n    \"\"\"Keeps totals.\"\"\"\n\n"
           "    def other(self):\n        pass\n")
 
 
-def request_at(source, language, **options):
+def context_at(source, language, **options):
     offset = source.index("█")
     doc = Document(source.replace("█", ""), language)
     return doc, offset, build_request(doc, offset, **options)
 
 
 def test_small_file_is_sent_whole():
-    doc, offset, req = request_at("import os\n\ndef f():\n    return █\n\nf()\n", "python")
+    doc, offset, req = context_at("import os\n\ndef f():\n    return █\n\nf()\n", "python")
     assert req.prefix == doc.text[:offset]
     assert req.suffix == doc.text[req.replace_end:]
 
 
 def test_prefix_ends_at_cursor_and_suffix_starts_at_replace_end():
-    doc, offset, req = request_at(PYTHON, "python", prefix_tokens=256, suffix_tokens=64)
+    doc, offset, req = context_at(PYTHON, "python", prefix_tokens=256, suffix_tokens=64)
     assert req.prefix.endswith("        return total")
     assert doc.text[req.replace_end:].startswith(req.suffix)
 
 
 def test_cut_prefix_keeps_imports_and_enclosing_headers_in_order():
-    doc, offset, req = request_at(PYTHON, "python", prefix_tokens=256, suffix_tokens=64)
+    doc, offset, req = context_at(PYTHON, "python", prefix_tokens=256, suffix_tokens=64)
     head = req.prefix[:req.prefix.index("        total += ")]
     assert head == ("import os\nfrom typing import Any\nclass Ledger:\n"
                     "    def summarize(self, items: list[Any],\n                  offset: int = 0) -> int:\n")
@@ -38,7 +38,7 @@ def test_cut_prefix_keeps_imports_and_enclosing_headers_in_order():
 
 
 def test_windows_cut_at_line_boundaries():
-    doc, offset, req = request_at(PYTHON, "python", prefix_tokens=300, suffix_tokens=40)
+    doc, offset, req = context_at(PYTHON, "python", prefix_tokens=300, suffix_tokens=40)
     window = req.prefix[req.prefix.index("        total += "):]
     assert doc.text[offset - len(window) - 1] == "\n"
     assert req.suffix.endswith("\n")
@@ -48,7 +48,7 @@ def test_windows_cut_at_line_boundaries():
 def test_windows_never_cut_inside_a_string():
     doc_text = ("def f():\n    x = 1\n    '''" + "docstring line\n" * 60 + "'''\n"
                 + "    y = 2\n" * 3 + "    return █\n" + "    z = 3\n" * 3 + "    s = '''" + "text\n" * 80 + "'''\n")
-    doc, offset, req = request_at(doc_text, "python", prefix_tokens=200, suffix_tokens=60)
+    doc, offset, req = context_at(doc_text, "python", prefix_tokens=200, suffix_tokens=60)
     assert "docstring" not in req.prefix
     assert "text" not in req.suffix
     assert req.prefix.startswith("def f():\n    y = 2\n")
@@ -56,7 +56,7 @@ def test_windows_never_cut_inside_a_string():
 
 def test_overlong_line_is_cut_between_tokens():
     line = "var a = [" + ", ".join(f"item{i}" for i in range(2000)) + "];"
-    doc, offset, req = request_at(line + "█\n", "javascript", prefix_tokens=100, suffix_tokens=10)
+    doc, offset, req = context_at(line + "█\n", "javascript", prefix_tokens=100, suffix_tokens=10)
     assert doc.text[offset - len(req.prefix) - 1] in ", "
     assert req.prefix.lstrip(", ").startswith("item")
 
@@ -64,14 +64,14 @@ def test_overlong_line_is_cut_between_tokens():
 def test_minified_line_is_cut_after_separators():
     line = "var a=[" + ",".join(f"{{k{i}:'v{i}'}}" for i in range(3000)) + "];"
     middle = line.index(",", len(line) // 2) + 1
-    doc, offset, req = request_at(line[:middle] + "█" + line[middle:], "javascript", prefix_tokens=100, suffix_tokens=40)
+    doc, offset, req = context_at(line[:middle] + "█" + line[middle:], "javascript", prefix_tokens=100, suffix_tokens=40)
     assert 0 < len(req.prefix) <= chars_for(100) and doc.text[offset - len(req.prefix) - 1] in ",{}"
     assert 0 < len(req.suffix) <= chars_for(40) and req.suffix[-1] in ",{}"
 
 
 def test_budgets_bound_the_windows_on_a_large_file():
     source = "x = 1\n" * 20000 + "█\n" + "y = 2\n" * 20000
-    doc, offset, req = request_at(source, "python", prefix_tokens=1024, suffix_tokens=256)
+    doc, offset, req = context_at(source, "python", prefix_tokens=1024, suffix_tokens=256)
     assert len(req.prefix) <= chars_for(1024)
     assert len(req.suffix) <= chars_for(256)
 
@@ -79,13 +79,13 @@ def test_budgets_bound_the_windows_on_a_large_file():
 def test_c_like_headers_keep_the_opening_brace():
     body = "".join(f"    x += {i};\n" for i in range(300))
     source = "#include <stdio.h>\n\nint main(void) {\n" + body + "    return █;\n}\n"
-    doc, offset, req = request_at(source, "c", prefix_tokens=200)
+    doc, offset, req = context_at(source, "c", prefix_tokens=200)
     assert req.prefix.startswith("#include <stdio.h>\nint main(void) {\n    x += ")
 
 
 def test_plain_text_is_cut_by_lines():
     source = "".join(f"line {i}\n" for i in range(1000)) + "█"
-    doc, offset, req = request_at(source, None, prefix_tokens=100)
+    doc, offset, req = context_at(source, None, prefix_tokens=100)
     assert req.language == "text"
     assert req.prefix.startswith("line ") and len(req.prefix) <= chars_for(100)
 
@@ -94,7 +94,7 @@ def test_signatures_from_other_open_documents():
     helpers = Document("def parse_header(raw: bytes, *, strict: bool = False) -> dict:\n    return {}\n\n"
                        "def unrelated():\n    pass\n", "python", "/proj/helpers.py")
     other_language = Document("function parse_header() {}\n", "javascript", "/proj/h.js")
-    doc, offset, req = request_at("from helpers import parse_header\n\nresult = parse_header(█)\n", "python",
+    doc, offset, req = context_at("from helpers import parse_header\n\nresult = parse_header(█)\n", "python",
                                   open_documents=[helpers, other_language])
     assert req.prefix.startswith("# /proj/helpers.py\ndef parse_header(raw: bytes, *, strict: bool = False) -> dict:\n"
                                  "from helpers import parse_header\n")
@@ -104,10 +104,10 @@ def test_signatures_from_other_open_documents():
 def test_indent_unit_is_detected_from_the_file():
     two = "function f() {\n  if (x) {\n    y();\n  }\n  █\n}\n"
     tabs = "package main\n\nfunc f() {\n\tif x {\n\t\ty()\n\t}\n\t█\n}\n"
-    assert request_at(two, "javascript")[2].indent == "  "
-    assert request_at(tabs, "go")[2].indent == "\t"
-    assert request_at("█", "python")[2].indent == "    "
-    assert request_at("█", "go")[2].indent == "\t"
+    assert context_at(two, "javascript")[2].indent == "  "
+    assert context_at(tabs, "go")[2].indent == "\t"
+    assert context_at("█", "python")[2].indent == "    "
+    assert context_at("█", "go")[2].indent == "\t"
 
 
 LONG_BODIES = {
@@ -130,7 +130,7 @@ LONG_BODIES = {
 def test_headers_and_imports_in_each_language(language):
     head, line, tail, expected = LONG_BODIES[language]
     source = head + "".join(line.format(i=i) for i in range(300)) + tail
-    doc, offset, req = request_at(source, language, prefix_tokens=200)
+    doc, offset, req = context_at(source, language, prefix_tokens=200)
     assert req.prefix.startswith(expected)
     assert req.prefix[len(expected):].startswith(line.format(i="")[:4])
     assert len(req.prefix) <= chars_for(200)
