@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from infill.document import Document
@@ -11,6 +12,7 @@ from infill.syntax import is_comment, literal_at
 REST_OF_LINE, LINE, BLOCK, SHORT = "rest_of_line", "line", "block", "short"
 
 _BLANK = " \t\r\n\f\v"
+_CODE = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,15 @@ def classify(doc: Document, offset: int) -> Gap | None:
     if literal_at(doc, offset):
         return Gap(SHORT, offset)
     line_end = line_end_at(text, offset)
-    if text[offset:line_end].strip():
+    # Searched, not sliced: a minified file's line can run to megabytes.
+    if _CODE.search(text, offset, line_end):
         return Gap(REST_OF_LINE, offset)
-    line_start = text.rfind("\n", 0, offset) + 1
-    head = text[line_start:offset]
     if _opens_block(doc, offset):
         return Gap(BLOCK, line_end)
-    if head.strip():
+    line_start = text.rfind("\n", 0, offset) + 1
+    if _CODE.search(text, line_start, offset):
         return Gap(REST_OF_LINE, line_end)
-    if _closes_block(text, line_end, width(head)):
+    if _closes_block(text, line_end, width(text[line_start:offset])):
         return Gap(BLOCK, line_end)
     return Gap(LINE, line_end)
 
