@@ -11,7 +11,7 @@ from infill.indentation import leading, width
 
 _STRING_TYPES = frozenset({"char_literal", "character_literal", "rune_literal", "text_block",
                            "heredoc_body", "double_quote_scalar", "single_quote_scalar",
-                           "block_scalar"})
+                           "block_scalar", "quoted_attribute_value"})
 
 
 def is_comment(node: tree_sitter.Node) -> bool:
