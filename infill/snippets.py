@@ -28,9 +28,10 @@ def definition_snippets(doc: Document, nearby: str, open_documents: Iterable[Doc
     for other in open_documents:
         if other is doc or other.language is not lang:
             continue
-        for name, signature in definitions(other).items():
-            if name not in names:
-                continue
+        found = definitions(other)
+        # Names sorted, so the same names give the same prefix (and hit the engine's cache).
+        for name in sorted(names.intersection(found)):
+            signature = found[name]
             snippet = signature
             if lang.line_comment and other.path:
                 snippet = f"{lang.line_comment} {other.path}\n{signature}"
