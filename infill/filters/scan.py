@@ -39,6 +39,8 @@ class Scan:
 
 
 def scan(text: str, lex: Lexicon, stack: list[str] | None = None, quote: str | None = None) -> Scan:
+    """Brackets and quotes of `text`, continuing from the open `stack` and `quote` of the text
+    before it (the cursor's line, when `text` is a completion)."""
     result = Scan(list(stack or ()), quote)
     outer = len(result.stack)
     i, n = 0, len(text)
@@ -55,6 +57,7 @@ def scan(text: str, lex: Lexicon, stack: list[str] | None = None, quote: str | N
                 result.quote = None
                 continue
             if char == "\n" and result.quote in ("'", '"'):
+                # An unterminated one-line string ends with its line, as the compilers say.
                 result.quote = None
             i += 1
             continue
