@@ -57,7 +57,7 @@ def scan(text: str, lex: Lexicon, stack: list[str] | None = None, quote: str | N
                 result.quote = None
                 continue
             if char == "\n" and result.quote in ("'", '"'):
-                # An unterminated one-line string ends with its line, as the compilers say.
+                # An unterminated one-line string ends with its line: the next line is code again.
                 result.quote = None
             i += 1
             continue
