@@ -13,6 +13,7 @@ REST_OF_LINE, LINE, BLOCK, SHORT = "rest_of_line", "line", "block", "short"
 
 _BLANK = " \t\r\n\f\v"
 _CODE = re.compile(r"\S")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ def classify(doc: Document, offset: int) -> Gap | None:
         return None
     if literal_at(doc, offset):
         return Gap(SHORT, offset)
+    if _inside_token(doc, offset):
+        return None
     line_end = line_end_at(text, offset)
     # Searched, not sliced: a minified file's line can run to megabytes.
     if _CODE.search(text, offset, line_end):
@@ -45,6 +48,20 @@ def classify(doc: Document, offset: int) -> Gap | None:
     if _closes_block(text, line_end, width(text[line_start:offset])):
         return Gap(BLOCK, line_end)
     return Gap(LINE, line_end)
+
+
+def _inside_token(doc: Document, offset: int) -> bool:
+    """Whether the cursor splits a token that parses ("==", "->", a keyword); text tokens such as
+    JSX or HTML text, which hold spaces, do not count."""
+    tree = doc.tree
+    if tree is None:
+        return False
+    byte = doc.index.to_byte(offset)
+    leaf = tree.root_node.descendant_for_byte_range(byte, byte)
+    if leaf is None or leaf.child_count or leaf.has_error or not leaf.start_byte < byte < leaf.end_byte:
+        return False
+    start, end = doc.index.to_char(leaf.start_byte), doc.index.to_char(leaf.end_byte)
+    return not _SPACE.search(doc.text, start, end)
 
 
 def line_end_at(text: str, offset: int) -> int:

@@ -44,6 +44,10 @@ CASES = [
     ("rust", "fn f<'a>(x: &'a str) -> &'a str { █x }\n", REST_OF_LINE),
     ("rust", "/// Returns █\nfn f() {}\n", SHORT),
     ("rust", "fn ma█in() {}\n", None),
+    ("rust", "fn f() -█> i32 { 1 }\n", None),
+    ("python", "if a =█= b:\n    pass\n", None),
+    ("javascript", "const f = (a) =█> a;\n", None),
+    ("tsx", "const A = () => <p>hello █world</p>;\n", REST_OF_LINE),
     # Java
     ("java", "class A {\n    void f() {█\n    }\n}\n", BLOCK),
     ("java", "class A {\n    void f() {\n        int x = 1;\n        █\n        g(x);\n    }\n}\n", LINE),
