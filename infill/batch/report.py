@@ -27,15 +27,22 @@ def split_lines(text: str) -> list[str]:
 
 
 def unified_diff(file_plan: FilePlan) -> bytes:
-    """A `git apply`-able diff of the file, its lines in the file's own encoding."""
-    old, new = split_lines(file_plan.file.text), split_lines(file_plan.new_text or "")
+    """A `git apply`-able diff of the file, its lines in the file's own encoding (and BOM)."""
+    file = file_plan.file
+    # Patch tools read lines of bytes split at b"\n": a UTF-16 or UTF-32 file cannot be patched, so
+    # its diff is shown in UTF-8, for reading.
+    patchable = "+\n".encode(file.encoding) == b"+\n"
+    encoding = file.encoding if patchable else "utf-8"
+    # The BOM is part of the first line's bytes, so a patch tool matches it there.
+    bom = file.bom.decode(file.encoding) if patchable else ""
+    old, new = split_lines(bom + file.text), split_lines(bom + (file_plan.new_text or ""))
     out = []
     name = file_plan.display
     for line in difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", lineterm="\n"):
         if line.startswith(("---", "+++", "@@")):
             out.append(line.encode("utf-8", "surrogateescape"))
             continue
-        out.append(line.encode(file_plan.file.encoding))
+        out.append(line.encode(encoding))
         if not line.endswith("\n"):
             out.append(b"\n\\ No newline at end of file\n")
     return b"".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import subprocess
 
 import pytest
@@ -24,6 +25,7 @@ def _composed(path, data: bytes, answers: dict[int, str]):
     b"def f(a):\r\n    return <FILL>\r\n\r\nprint(f(1))\r\n",
     "# caf\xe9\nx = <FILL>\ny = 'cr\xe8me'\n".encode("latin-1"),
     b"x = 1\n\x0c\ny = <FILL>",  # a form feed, and no newline at the end
+    codecs.BOM_UTF8 + b"x = <FILL>\r\n",  # a change on the BOM's line
 ])
 def test_git_applies_the_diff_to_the_original_bytes(tmp_path, data):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
@@ -32,6 +34,11 @@ def test_git_applies_the_diff_to_the_original_bytes(tmp_path, data):
     expected = file_plan.file.encode(file_plan.new_text)
     subprocess.run(["git", "apply", "-"], cwd=tmp_path, input=unified_diff(file_plan), check=True)
     assert (tmp_path / "a.py").read_bytes() == expected
+
+
+def test_a_utf16_file_gets_a_diff_to_read_in_utf8(tmp_path):
+    file_plan = _composed(tmp_path / "a.py", codecs.BOM_UTF16_LE + "x = <FILL>\n".encode("utf-16-le"), {0: "1"})
+    assert unified_diff(file_plan).decode("utf-8").endswith("\n-x = <FILL>\n+x = 1\n")
 
 
 def test_split_lines_splits_at_newlines_only():
