@@ -100,7 +100,9 @@ class Completer:
                 return None, S.NONE
             if answer is None:
                 return None, source
-            self.cache.put(key, answer)
+            if answer.text.strip():
+                # An empty answer is not remembered: asking again may well get one.
+                self.cache.put(key, answer)
             if doc.text is not text:
                 # The document changed while the model worked: the answer is for text no longer
                 # there. It stays cached for a request whose context matches again.
