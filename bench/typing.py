@@ -12,6 +12,7 @@ and is shut down at the end, unless --engine-socket names a running one.
 
     .venv/bin/python bench/typing.py                      # 3 modules x 200 keystrokes
     .venv/bin/python bench/typing.py --keystrokes 50 --modules textwrap.py
+    .venv/bin/python bench/typing.py --no-engine          # the server's own share of the latency
 """
 
 import os
@@ -151,9 +152,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, load average {load}; Python {platform.python_version()}"
 
 
+# Nothing listens on the discard port, and the server starts no daemon for a TCP address: with it,
+# every keystroke runs the server's whole path up to the model call, and no model.
+NO_ENGINE = "tcp://127.0.0.1:9"
+
+
 async def main(args: argparse.Namespace) -> dict:
-    own_engine = args.engine_socket is None
-    socket = args.engine_socket or os.path.join(tempfile.mkdtemp(prefix="dg-bench-"), "engine.sock")
+    own_engine = args.engine_socket is None and not args.no_engine
+    socket = NO_ENGINE if args.no_engine else (
+        args.engine_socket or os.path.join(tempfile.mkdtemp(prefix="dg-bench-"), "engine.sock"))
     init_ms = []
     try:
         for _ in range(args.initialize_runs):
@@ -164,7 +171,7 @@ async def main(args: argparse.Namespace) -> dict:
         client, ms = await start({"engineSocket": socket})
         init_ms.append(ms)
         loading = time.perf_counter()
-        ready = await wait_ready(client)
+        ready = await status(client) if args.no_engine else await wait_ready(client)
         load_s = time.perf_counter() - loading
         latencies: list[float] = []
         for name in args.modules:
@@ -225,6 +232,8 @@ if __name__ == "__main__":
     ap.add_argument("--pause-ms", type=float, default=0.0, help="pause after each answer")
     ap.add_argument("--initialize-runs", type=int, default=3, help="extra fresh processes timed to initialize")
     ap.add_argument("--engine-socket", help="use this running engine instead of starting one")
+    ap.add_argument("--no-engine", action="store_true",
+                    help="no engine: measure the server's own work per keystroke (everything but the model)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     result = asyncio.run(main(args))
