@@ -16,7 +16,7 @@ from dataclasses import asdict
 from lsprotocol.types import MessageType
 
 from engine import protocol as p
-from engine.client import AsyncEngineClient, EngineError, EngineUnavailable, Endpoint
+from engine.client import AsyncEngineClient, Endpoint, EngineError, EngineUnavailable
 from infill.settings import Settings
 from lsp_server.ui import UserInterface
 

@@ -9,15 +9,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
 URI = "file:///work/example/walk.py"
-TEXT = '''import os
-
-
-def count_files(root):
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        count += 
-    return count
-'''
+TEXT = ("import os\n\n\ndef count_files(root):\n    count = 0\n"
+        "    for dirpath, dirnames, filenames in os.walk(root):\n        count += \n    return count\n")
 LINE, CHARACTER = 6, len("        count += ")
 
 

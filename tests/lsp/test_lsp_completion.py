@@ -6,10 +6,7 @@ import ast
 
 URI = "file:///work/example/stats.py"
 # The cursor is after "total = ": the file does not parse until something fills the gap.
-TEXT = '''def mean(values):
-    total = 
-    return total / len(values)
-'''
+TEXT = "def mean(values):\n    total = \n    return total / len(values)\n"
 LINE, CHARACTER = 1, len("    total = ")
 
 
