@@ -1,8 +1,9 @@
 """`postprocess`: raw model text -> a completion fit to insert, or None.
 
 The filters run in this order: loops first, so later filters do not work on garbage; indentation
-before the dedent rule, which compares widths in the file's style; the parse check last, as it is
-the only one that reparses.
+before the dedent rule, which compares widths in the file's style; the line limit before the
+syntax end, which shapes the last line kept; the parse check last, as it is the only one that
+reparses.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from infill.filters.suffix_repeat import drop_suffix_repeat
 from infill.filters.syntax_end import stop_at_syntax_end
 from infill.request import InfillRequest
 
-FILTERS = (drop_repetition, normalize_indentation, stop_at_syntax_end, clip_lines,
+FILTERS = (drop_repetition, normalize_indentation, clip_lines, stop_at_syntax_end,
            drop_suffix_repeat, balance_brackets)
 
 

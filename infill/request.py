@@ -16,6 +16,11 @@ BLOCK_LINES = 8
 TOKENS_PER_BLOCK_LINE = MODE_TOKENS[BLOCK] // BLOCK_LINES
 
 
+def _at_line_start(text: str, offset: int) -> bool:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return not text[line_start:offset].strip()
+
+
 @dataclass(frozen=True)
 class InfillRequest:
     """What to send the engine, and what postprocess needs to judge the answer.
@@ -58,6 +63,10 @@ def build_request(doc: Document, offset: int, *, prefix_tokens: int = 1024, suff
     if mode == BLOCK:
         lines = BLOCK_LINES if max_lines is None else max_lines
         tokens = TOKENS_PER_BLOCK_LINE * lines
+    elif mode == REST_OF_LINE and max_lines and _at_line_start(text, offset):
+        # Code follows a cursor at a line's start: the gap may be lines to go above that code.
+        lines = max_lines
+        tokens = max(MODE_TOKENS[mode], TOKENS_PER_BLOCK_LINE * lines)
     else:
         lines, tokens = 1, MODE_TOKENS[mode]
     prefix = prefix_context(doc, offset, prefix_tokens, open_documents)

@@ -7,13 +7,17 @@ already closes it.
 
 from __future__ import annotations
 
-from infill.filters.lines import cursor_line_head, rest_of_line
+from infill.filters.lines import cursor_line_head, inserts_lines, rest_of_line
 from infill.filters.scan import OPENERS, lexicon, scan
 from infill.gap import BLOCK
 from infill.request import InfillRequest
 
 
 def balance_brackets(text: str, request: InfillRequest) -> str:
+    if inserts_lines(request, text):
+        # Whole lines above code close what they open or fail the parse check; a cut here would
+        # take their final newline.
+        return text
     lex = lexicon(request.language)
     before = scan(cursor_line_head(request), lex)
     state = scan(text, lex, before.stack, before.quote)

@@ -17,7 +17,8 @@ def normalize_indentation(text: str, request: InfillRequest) -> str:
         return text
     unit = request.indent
     target = TAB_WIDTH if unit == "\t" else len(unit)
-    base = width(leading(cursor_line_head(request)))
+    # A cursor among blanks at a line's start leaves the first line's indentation to the model.
+    base = width(leading(cursor_line_head(request) + lines[0]))
     own = _step(base, [width(leading(line)) for line in lines[1:] if line.strip()]) or target
     out = [lines[0]]
     for line in lines[1:]:

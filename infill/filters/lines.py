@@ -21,3 +21,9 @@ def next_code_line(request: InfillRequest) -> str:
         if line.strip():
             return line.rstrip("\r")
     return ""
+
+
+def inserts_lines(request: InfillRequest, text: str) -> bool:
+    """Whether `text` goes in as whole lines above code: the cursor is at the start of a line of
+    code (only blanks before it) and the completion holds a newline."""
+    return "\n" in text and not cursor_line_head(request).strip() and bool(rest_of_line(request).strip())

@@ -3,15 +3,21 @@ again, and the suffix's next line (a statement, a closing bracket) repeated at t
 
 from __future__ import annotations
 
-from infill.filters.lines import cursor_line_head, next_code_line, rest_of_line
+from infill.filters.lines import cursor_line_head, inserts_lines, next_code_line, rest_of_line
 from infill.filters.scan import Lexicon, lexicon, scan
 from infill.request import InfillRequest
 
 
 def drop_suffix_repeat(text: str, request: InfillRequest) -> str:
     lex = lexicon(request.language)
+    head = cursor_line_head(request)
+    if inserts_lines(request, text):
+        # Lines going in above code: the line they must not repeat is the one they push down.
+        kept = _drop_next_line(text, head, head + rest_of_line(request), lex)
+        # A cut takes the newline and indentation that end the lines: they go back on.
+        return text if kept == text else kept + "\n" + head if kept.strip() else ""
     text = _drop_rest_of_line(text, rest_of_line(request).strip(), lex)
-    return _drop_next_line(text, cursor_line_head(request), next_code_line(request), lex)
+    return _drop_next_line(text, head, next_code_line(request), lex)
 
 
 def _top_level(text: str, lex: Lexicon) -> bool:

@@ -30,6 +30,17 @@ CASES = [
     ("cpp", "#include <vector>\nint f() {\n    std::vector<int> v{█};\n}\n", "1, 2, 3};", "1, 2, 3"),
     ("ruby", "def f(x)\n  puts(█)\nend\n", "x + 1)", "x + 1"),
     (None, "Dear █,\n", "Sir or Madam,", "Sir or Madam"),
+    # At the start of a line of code: whole lines go in above it, and the code keeps its place.
+    ("python", "def f(xs):\n█    return total\n", "    total = sum(xs)\n", "    total = sum(xs)\n"),
+    ("python", "def f(xs):\n    █return total\n", "total = sum(xs)\n    extra", "total = sum(xs)\n    "),
+    ("python", "def f(xs):\n    █return total\n", "total = 0\n    return total\n", "total = 0\n    "),
+    ("python", "def f(xs):\n    █return total\n", "return total\n", None),
+    ("c", "int f(int x) {\n    █return x;\n}\n", "x += 1;\n", "x += 1;\n    "),
+    ("javascript", "function f(x) {\n  █return x;\n}\n", "x = x * 2;\n  if (x) {\n    x++;\n  }\n",
+     "x = x * 2;\n  if (x) {\n    x++;\n  }\n  "),
+    # A cursor at column 0 leaves the first line's indentation to the model, and the rest follows.
+    ("python", "def f(i, j):\n    if i == j:\n█\n    return 1\n",
+     "        return 0\n    else:\n        return 2\n", "        return 0\n    else:\n        return 2"),
 ]
 
 
@@ -37,7 +48,7 @@ CASES = [
 def test_postprocess(language, source, raw, expected):
     offset = source.index("█")
     doc = Document(source.replace("█", ""), language)
-    request = build_request(doc, offset)
+    request = build_request(doc, offset, max_lines=8)
     completion = postprocess(request, raw, doc)
     assert (completion.text if completion else None) == expected
     if completion:
