@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import random
+import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -318,11 +319,14 @@ def main() -> None:
         tmp.replace(ckpt)
         export(model, ema, tok_path, args.out / "export")
 
+    stop = []  # SIGINT/SIGTERM end the run after the current step, with a checkpoint
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
     start = time.time()
     last_save = start
     window = []
     model.train()
-    while time.time() - start < args.minutes * 60:
+    while time.time() - start < args.minutes * 60 and not stop:
         t0 = time.time()
         batch = collate([train.draw() for _ in range(CONTEXTS_PER_BATCH)], rng, train.pad,
                         config.text_config.vocab_size)
