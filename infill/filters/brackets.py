@@ -1,13 +1,13 @@
 """Balance brackets and quotes against the suffix.
 
-A completion may not close what it did not open unless the rest of the line leaves it open; what a
-single-line completion opens it also closes; a string open at the cursor ends where the suffix
+A completion may not close what it did not open where the code after it closes that already; what
+a single-line completion opens it also closes; a string open at the cursor ends where the suffix
 already closes it.
 """
 
 from __future__ import annotations
 
-from infill.filters.lines import cursor_line_head, inserts_lines, rest_of_line
+from infill.filters.lines import cursor_line_head, inserts_lines, next_code_line, rest_of_line
 from infill.filters.scan import OPENERS, lexicon, scan
 from infill.gap import BLOCK
 from infill.request import InfillRequest
@@ -25,8 +25,11 @@ def balance_brackets(text: str, request: InfillRequest) -> str:
         text = text[:state.quote_closed_at]
         state = scan(text, lex, before.stack, before.quote)
     if state.unmatched:
-        text = text[:state.unmatched[0]]
-        state = scan(text, lex, before.stack, before.quote)
+        at = state.unmatched[0]
+        # A closer that mismatches an open bracket is wrong wherever it is.
+        if scan(text[:at], lex, before.stack, before.quote).stack or _suffix_closes(request, text[at]):
+            text = text[:at]
+            state = scan(text, lex, before.stack, before.quote)
     rest = scan(rest_of_line(request), lex, state.stack, state.quote)
     if rest.unmatched and state.closed_outer:
         # The rest of the line closes brackets the completion closed already.
@@ -39,3 +42,11 @@ def balance_brackets(text: str, request: InfillRequest) -> str:
     if state.quote and not before.quote and len(state.quote) == 1:
         text += state.quote
     return text + "".join(OPENERS[opener] for opener in reversed(own))
+
+
+def _suffix_closes(request: InfillRequest, closer: str) -> bool:
+    """Whether the code after the cursor starts with `closer`: a completion's closer that matches
+    nothing it or the cursor's line opened is then the suffix's own. Otherwise it may close what
+    an earlier line opened, and the parse check judges it."""
+    follows = rest_of_line(request).strip() or next_code_line(request).strip()
+    return follows.startswith(closer)

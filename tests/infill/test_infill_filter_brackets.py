@@ -24,6 +24,9 @@ CASES = [
     ("lua", "local x = █\n", "f(1) --[[ it's ( ]]", "f(1) --[[ it's ( ]]"),
     ("python", "x = █\n", "g(1)  # isn't (", "g(1)  # isn't ("),
     (None, "Note (see █)\n", "page 3) and more", "page 3"),
+    # A closer for a bracket an earlier line opened stays when the suffix does not close it.
+    ("python", "NAMES = {\n    'a': 1,\n█", "}\nprint(NAMES)", "}\nprint(NAMES)"),
+    ("python", "call(\n    a,\n    █\n)\n", "b)", "b"),
     (None, "Don't █\n", "panic, it's fine", "panic, it's fine"),
 ]
 
