@@ -21,8 +21,9 @@ def width(whitespace: str, tab_width: int = TAB_WIDTH) -> int:
 def detect_unit(text: str, default: str) -> str:
     """The unit most lines of `text` indent by; `default` when no line is indented.
 
-    Steps between consecutive code lines count, not absolute depths, so a file indented by four
-    whose lines mostly sit eight deep still reads as four.
+    Steps into a deeper line count, not absolute depths, so a file indented by four whose lines
+    mostly sit eight deep still reads as four; and not steps out, since one dedent can close
+    several blocks.
     """
     tabbed = spaced = 0
     steps: Counter[int] = Counter()
@@ -33,7 +34,7 @@ def detect_unit(text: str, default: str) -> str:
             continue
         if lead:
             spaced += 1
-        step = abs(len(lead) - previous)
+        step = len(lead) - previous
         if 0 < step <= 8:
             steps[step] += 1
         previous = len(lead)

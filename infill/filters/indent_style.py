@@ -32,7 +32,7 @@ def normalize_indentation(text: str, request: InfillRequest) -> str:
 
 
 def _step(base: int, widths: list[int]) -> int:
-    """The completion's own indentation step: the commonest change between consecutive lines.
+    """The completion's own indentation step: the commonest step into a deeper line.
 
     Changes wider than MAX_STEP align continuation lines under an opening bracket; they are not
     indentation.
@@ -40,7 +40,7 @@ def _step(base: int, widths: list[int]) -> int:
     steps: Counter[int] = Counter()
     previous = base
     for depth in widths:
-        if 0 < abs(depth - previous) <= MAX_STEP:
-            steps[abs(depth - previous)] += 1
+        if 0 < depth - previous <= MAX_STEP:
+            steps[depth - previous] += 1
         previous = depth
     return steps.most_common(1)[0][0] if steps else 0
