@@ -48,7 +48,7 @@ export function serverSettings(): ServerSettings {
 		engineSocket: nullIfEmpty(c.get<string | null>('engineSocket', null)),
 		enabledLanguages: c.get<string[]>('enabledLanguages', []),
 		maxLines: c.get<number>('maxLines', 8),
-		debounceMs: c.get<number>('debounceMs', 75),
+		debounceMs: c.get<number>('debounceMs', 0),
 		minConfidence: c.get<number>('minConfidence', 0),
 	};
 }
@@ -257,9 +257,30 @@ async function showStatus(): Promise<void> {
 	lastStatus = status;
 	renderStatus();
 	const report = { ...status, client: { completions: completionsEnabled(), lastLatencyMs: lastLatencyMs ?? null } };
-	const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(report, null, 2) });
+	statusDocument.update(JSON.stringify(report, null, 2) + '\n');
+	const doc = await vscode.workspace.openTextDocument(StatusDocument.uri);
 	await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
 }
+
+// dg.status as a read-only JSON document (dg-status:/dg.status.json), refreshed on every click and
+// never left dirty, unlike an untitled document.
+class StatusDocument implements vscode.TextDocumentContentProvider {
+	static readonly scheme = 'dg-status';
+	static readonly uri = vscode.Uri.parse(`${StatusDocument.scheme}:/dg.status.json`);
+	private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+	readonly onDidChange = this.changed.event;
+	private text = '{}\n';
+
+	update(text: string): void {
+		this.text = text;
+		this.changed.fire(StatusDocument.uri);
+	}
+
+	provideTextDocumentContent(): string {
+		return this.text;
+	}
+}
+const statusDocument = new StatusDocument();
 
 async function toggleCompletions(): Promise<void> {
 	const target = vscode.workspace.workspaceFolders?.length
@@ -278,6 +299,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ fetc
 	context.subscriptions.push(output, statusItem);
 
 	context.subscriptions.push(
+		vscode.workspace.registerTextDocumentContentProvider(StatusDocument.scheme, statusDocument),
 		vscode.commands.registerCommand('dg.showStatus', showStatus),
 		vscode.commands.registerCommand('dg.toggleCompletions', toggleCompletions),
 		vscode.commands.registerCommand('dg.restartServer', restartClient),
