@@ -38,4 +38,4 @@ def test_every_single_line_answer_survives():
 def test_most_multi_line_answers_survive():
     # A gap on a line of its own mid-block is one line, and the rest is cut by design.
     sample = tasks("MultiLine")[::5]
-    assert sum(kept(task) for task in sample) / len(sample) >= 0.9
+    assert sum(kept(task) for task in sample) / len(sample) >= 0.94
