@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -142,11 +143,20 @@ class Reporter:
         if self.as_json:
             # JSON is UTF-8 whatever the locale says stdout is.
             out = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records(file_plan))
-            sys.stdout.buffer.write(out.encode("utf-8", "surrogatepass"))
-            sys.stdout.buffer.flush()
+            self._stdout(out.encode("utf-8", "surrogatepass"))
         elif not self.write and file_plan.changed:
-            sys.stdout.buffer.write(unified_diff(file_plan))
+            self._stdout(unified_diff(file_plan))
+
+    def _stdout(self, data: bytes) -> None:
+        try:
+            sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            # The reader went away (`dg-infill | head`): the run goes on, files are still written
+            # with --write, and what would be printed goes nowhere instead of raising at every file.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
     # Summary ------------------------------------------------------------------------------------
 

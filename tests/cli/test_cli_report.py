@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import subprocess
+import sys
 
 import pytest
 
@@ -54,3 +55,16 @@ def test_records_hold_every_field(tmp_path):
         {"file": "a.py", "line": 2, "col": 5, "text": None, "steps": 0, "confidence": None, "ms": 0.0,
          "status": "empty", "message": "the model's text was empty after post-processing"},
     ]
+
+
+def test_a_closed_stdout_does_not_stop_the_run(tmp_path):
+    # `dg-infill ... | head`: printing into a pipe nobody reads must neither raise nor warn.
+    code = ("from infill.batch.report import Reporter\n"
+            "r = Reporter(as_json=False, write=False, progress=False)\n"
+            "for _ in range(3):\n"
+            "    r._stdout(b'x' * 100000 + b'\\n')\n"
+            "print('still running', flush=True, file=__import__('sys').stderr)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b"still running\n"
