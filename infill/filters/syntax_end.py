@@ -22,7 +22,8 @@ def stop_at_syntax_end(text: str, request: InfillRequest) -> str:
         whole = lines[:-1][:request.max_lines]
         return "\n".join(whole) + "\n" + head if any(line.strip() for line in whole) else ""
     if request.mode != BLOCK:
-        if request.mode == REST_OF_LINE and len(lines) > 1 and not lines[0].strip() and not rest_of_line(request).strip():
+        ends_line = not lines[0].strip() and not rest_of_line(request).strip()
+        if request.mode == REST_OF_LINE and len(lines) > 1 and ends_line:
             return "\n".join(lines[:2])
         return lines[0]
     body = width(leading(head))
