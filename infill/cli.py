@@ -202,7 +202,7 @@ def write_file(file_plan: FilePlan, reporter: Reporter) -> bool:
     """Write a composed file over the original; False (and its holes left) when it cannot."""
     file: TextFile = file_plan.file
     try:
-        replace_if_unchanged(file.path, file.encode(file_plan.new_text), file.snapshot, file.mode)
+        replace_if_unchanged(file.path, file.encode(file_plan.new_text), file.snapshot)
     except ChangedOnDisk as exc:
         reporter.error(str(exc))
         mark_unwritten(file_plan, CHANGED, "the file changed since it was read; not written")

@@ -1,7 +1,7 @@
 """Replace a file's bytes atomically, and only if nobody changed the file since it was read.
 
 The new bytes go to a temporary file in the same directory (so the rename cannot cross file
-systems), get the old file's mode, reach the disk, and then os.replace swaps them in: a reader,
+systems), get the old file's mode and owner, reach the disk, and then os.replace swaps them in: a reader,
 a crash or a signal sees either the whole old file or the whole new one.
 """
 
@@ -27,8 +27,9 @@ def current_snapshot(path: Path) -> Snapshot | None:
         return None
 
 
-def replace_if_unchanged(path: Path, data: bytes, expected: Snapshot, mode: int) -> None:
-    """Write `data` over `path` atomically; ChangedOnDisk (and no write) if the file changed."""
+def replace_if_unchanged(path: Path, data: bytes, expected: Snapshot) -> None:
+    """Write `data` over `path` atomically, with the mode and owner it had when read;
+    ChangedOnDisk (and no write) if the file changed since."""
     # Write through a symbolic link to its target, so the link stays a link.
     target = Path(os.path.realpath(path))
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".dg-infill")
@@ -36,7 +37,15 @@ def replace_if_unchanged(path: Path, data: bytes, expected: Snapshot, mode: int)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fchmod(handle.fileno(), mode)
+            stat = os.fstat(handle.fileno())
+            if (stat.st_uid, stat.st_gid) != (expected.uid, expected.gid):
+                # Run as root over a user's files, the files stay the user's. Without the right to
+                # give a file away the new one is ours, as with any editor that saves by rename.
+                try:
+                    os.fchown(handle.fileno(), expected.uid, expected.gid)
+                except PermissionError:
+                    pass
+            os.fchmod(handle.fileno(), expected.mode)
             os.fsync(handle.fileno())
         # Compared as late as possible: the bytes, not just the time stamp, since an editor may
         # save within the file system's time resolution.

@@ -37,10 +37,15 @@ class Snapshot:
     size: int
     mtime_ns: int
     sha256: str
+    # What the new file must keep; a chmod or chown meanwhile counts as a change too.
+    mode: int
+    uid: int
+    gid: int
 
     @classmethod
     def of(cls, data: bytes, stat: os.stat_result) -> Snapshot:
-        return cls(len(data), stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+        return cls(len(data), stat.st_mtime_ns, hashlib.sha256(data).hexdigest(), stat.st_mode & 0o7777,
+                   stat.st_uid, stat.st_gid)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,6 @@ class TextFile:
     encoding: str
     bom: bytes
     newline: str
-    mode: int
     snapshot: Snapshot
 
     def encode(self, text: str) -> bytes:
@@ -122,5 +126,4 @@ def read(path: Path, *, max_bytes: int, fallback_encoding: str = "latin-1") -> T
     if looks_binary(data):
         raise Unreadable("binary file")
     text, encoding, bom = decode(data, fallback_encoding)
-    return TextFile(path, text, encoding, bom, newline_style(text), stat.st_mode & 0o7777,
-                    Snapshot.of(data, stat))
+    return TextFile(path, text, encoding, bom, newline_style(text), Snapshot.of(data, stat))

@@ -21,7 +21,7 @@ def test_replaces_bytes_and_keeps_mode(tmp_path):
     path.write_bytes(b"#!/bin/sh\necho <FILL>\n")
     path.chmod(0o751)
     file = _read(path)
-    replace_if_unchanged(path, b"#!/bin/sh\necho hi\n", file.snapshot, file.mode)
+    replace_if_unchanged(path, b"#!/bin/sh\necho hi\n", file.snapshot)
     assert path.read_bytes() == b"#!/bin/sh\necho hi\n"
     assert path.stat().st_mode & 0o7777 == 0o751
     assert _leftovers(tmp_path) == []
@@ -33,7 +33,7 @@ def test_refuses_a_file_edited_since_it_was_read(tmp_path):
     file = _read(path)
     path.write_bytes(b"x = 42  # edited meanwhile\n")
     with pytest.raises(ChangedOnDisk, match="changed since it was read"):
-        replace_if_unchanged(path, b"x = 1\n", file.snapshot, file.mode)
+        replace_if_unchanged(path, b"x = 1\n", file.snapshot)
     assert path.read_bytes() == b"x = 42  # edited meanwhile\n"
     assert _leftovers(tmp_path) == []
 
@@ -46,7 +46,7 @@ def test_refuses_a_file_saved_again_with_the_same_bytes(tmp_path):
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     with pytest.raises(ChangedOnDisk):
-        replace_if_unchanged(path, b"x = 1\n", file.snapshot, file.mode)
+        replace_if_unchanged(path, b"x = 1\n", file.snapshot)
     assert path.read_bytes() == b"x = <FILL>\n"
 
 
@@ -56,7 +56,7 @@ def test_refuses_a_file_removed_since_it_was_read(tmp_path):
     file = _read(path)
     path.unlink()
     with pytest.raises(ChangedOnDisk):
-        replace_if_unchanged(path, b"x = 1\n", file.snapshot, file.mode)
+        replace_if_unchanged(path, b"x = 1\n", file.snapshot)
     assert not path.exists()
     assert _leftovers(tmp_path) == []
 
@@ -67,6 +67,28 @@ def test_writes_through_a_symbolic_link_and_keeps_the_link(tmp_path):
     link = tmp_path / "link.py"
     link.symlink_to(target)
     file = _read(link)
-    replace_if_unchanged(link, b"x = 1\n", file.snapshot, file.mode)
+    replace_if_unchanged(link, b"x = 1\n", file.snapshot)
     assert link.is_symlink()
     assert target.read_bytes() == b"x = 1\n"
+
+
+def test_refuses_a_file_whose_mode_changed(tmp_path):
+    path = tmp_path / "a.py"
+    path.write_bytes(b"x = <FILL>\n")
+    path.chmod(0o644)
+    file = _read(path)
+    path.chmod(0o600)
+    with pytest.raises(ChangedOnDisk):
+        replace_if_unchanged(path, b"x = 1\n", file.snapshot)
+    assert path.read_bytes() == b"x = <FILL>\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_keeps_the_owner_when_run_as_root(tmp_path):
+    path = tmp_path / "a.py"
+    path.write_bytes(b"x = <FILL>\n")
+    os.chown(path, 4321, 4321)
+    file = _read(path)
+    replace_if_unchanged(path, b"x = 1\n", file.snapshot)
+    assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4321)
+    assert path.read_bytes() == b"x = 1\n"

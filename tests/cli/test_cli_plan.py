@@ -48,10 +48,11 @@ def test_a_completion_that_breaks_the_parse_is_left_unless_allowed(fill):
     assert data == b"def f(a):\n    return a +\n"
 
 
-def test_holes_are_checked_together_and_brackets_balanced(fill):
-    statuses, data = fill(b"def f(a):\n    return <FILL>\n\ndef g(b):\n    return <FILL>\n", {0: "(a", 1: "b)"})
-    assert statuses == [("filled", "(a)"), ("filled", "b")]
-    assert data == b"def f(a):\n    return (a)\n\ndef g(b):\n    return b\n"
+def test_holes_of_one_file_are_filled_together(fill):
+    source = b"def f(a):\n    return <FILL>\n\ndef g(b):\n    return <FILL>\n"
+    statuses, data = fill(source, {0: "(a)", 1: "b * 2"})
+    assert statuses == [("filled", "(a)"), ("filled", "b * 2")]
+    assert data == b"def f(a):\n    return (a)\n\ndef g(b):\n    return b * 2\n"
 
 
 def test_low_confidence_leaves_the_marker(fill):
