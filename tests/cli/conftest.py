@@ -14,15 +14,35 @@ import pytest
 from engine import DEFAULT_MODEL_DIR
 
 ENGINE_START_S = 300
-# The console script pip installs for `dg-infill = infill.cli:main`; fall back to the module.
-_SCRIPT = shutil.which("dg-infill", path=str(Path(sys.executable).parent))
-DG_INFILL = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "infill.cli"]
 
 
-def cli_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["COLUMNS"] = "200"  # one message a line, whatever the terminal the tests run in
-    return env
+class Cli:
+    """The installed `dg-infill` console script (or the module, where it is not installed)."""
+
+    def __init__(self) -> None:
+        script = shutil.which("dg-infill", path=str(Path(sys.executable).parent))
+        self.command = [script] if script else [sys.executable, "-m", "infill.cli"]
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        env = dict(os.environ)
+        env["COLUMNS"] = "200"  # one message a line, whatever the terminal the tests run in
+        return env
+
+    def run(self, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run([*self.command, *args], check=False, cwd=cwd, capture_output=True, timeout=timeout,
+                              env=self.env(), stdin=subprocess.DEVNULL)
+
+    def popen(self, *args: str, cwd: Path, **options) -> subprocess.Popen:
+        options.setdefault("stdout", subprocess.PIPE)
+        options.setdefault("stderr", subprocess.PIPE)
+        options.setdefault("env", self.env())
+        return subprocess.Popen([*self.command, *args], cwd=cwd, **options)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli()
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +80,3 @@ def engine_socket(tmp_path_factory):
         except (EngineError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
-
-
-def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*DG_INFILL, *args], check=False, cwd=cwd, capture_output=True, timeout=timeout,
-                          env=cli_env(), stdin=subprocess.DEVNULL)

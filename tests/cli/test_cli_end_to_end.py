@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import DG_INFILL, cli_env, run_cli
-
 MARKER = "<FILL>"
 
 # name -> (text, encoding, BOM); every file below but build/ has holes the run must fill or leave.
@@ -84,11 +82,11 @@ def leftovers(root: Path) -> list[str]:
     return [p.name for p in root.rglob("*.dg-infill")]
 
 
-def test_diff_mode_writes_nothing_and_prints_a_diff_git_can_apply(tmp_path, engine_socket):
+def test_diff_mode_writes_nothing_and_prints_a_diff_git_can_apply(cli, tmp_path, engine_socket):
     repo = tmp_path / "repo"
     repo.mkdir()
     originals = make_repo(repo)
-    out = run_cli(".", "--socket", engine_socket, "--jobs", "8", cwd=repo)
+    out = cli.run(".", "--socket", engine_socket, "--jobs", "8", cwd=repo)
     assert out.returncode in (0, 1), out.stderr.decode()
     assert b"Filling 6 holes in 5 files" in out.stderr
     for name, data in originals.items():
@@ -102,9 +100,9 @@ def test_diff_mode_writes_nothing_and_prints_a_diff_git_can_apply(tmp_path, engi
             assert same_outside_holes(data, (copy / name).read_bytes(), marker_bytes(name)), name
 
 
-def test_write_keeps_every_byte_outside_the_holes_and_reruns_are_idempotent(tmp_path, engine_socket):
+def test_write_keeps_every_byte_outside_the_holes_and_reruns_are_idempotent(cli, tmp_path, engine_socket):
     originals = make_repo(tmp_path)
-    first = run_cli(".", "--write", "--json", "--socket", engine_socket, "--jobs", "8", cwd=tmp_path)
+    first = cli.run(".", "--write", "--json", "--socket", engine_socket, "--jobs", "8", cwd=tmp_path)
     records = json_records(first.stdout)
     assert sorted({r["file"] for r in records}) == sorted(set(FILES) - {IGNORED}), first.stderr.decode()
     assert set(records[0]) >= {"file", "line", "col", "text", "steps", "confidence", "ms", "status"}
@@ -118,7 +116,7 @@ def test_write_keeps_every_byte_outside_the_holes_and_reruns_are_idempotent(tmp_
     assert (tmp_path / "src/Program.cs").read_bytes().startswith(codecs.BOM_UTF8)
     assert leftovers(tmp_path) == []
 
-    second = run_cli(".", "--write", "--json", "--socket", engine_socket, "--jobs", "8", cwd=tmp_path)
+    second = cli.run(".", "--write", "--json", "--socket", engine_socket, "--jobs", "8", cwd=tmp_path)
     again = json_records(second.stdout)
     # Only the holes left the first time are tried again; filled files stay exactly as written.
     assert sorted((r["file"], r["line"], r["col"]) for r in again) == sorted(
@@ -131,12 +129,12 @@ def test_write_keeps_every_byte_outside_the_holes_and_reruns_are_idempotent(tmp_
         assert b"No holes found" in second.stderr
 
 
-def test_at_and_span_fill_exactly_their_places(tmp_path, engine_socket):
+def test_at_and_span_fill_exactly_their_places(cli, tmp_path, engine_socket):
     make_repo(tmp_path)
     source = tmp_path / "src/app.py"
     text = "def area(w, h):\n    return w * h\n\n\ndef perimeter(w, h):\n    total = 2 * (w + h)\n    return total\n"
     source.write_text(text)
-    out = run_cli("--at", "src/app.py:2:12", "--span", "src/app.py:6-7", "--json", "--socket", engine_socket,
+    out = cli.run("--at", "src/app.py:2:12", "--span", "src/app.py:6-7", "--json", "--socket", engine_socket,
                   cwd=tmp_path)
     records = json_records(out.stdout)
     assert [(r["line"], r["col"]) for r in records] == [(2, 12), (6, 5)], out.stderr.decode()
@@ -144,14 +142,13 @@ def test_at_and_span_fill_exactly_their_places(tmp_path, engine_socket):
     assert source.read_text() == text
 
 
-def test_a_file_edited_while_the_model_works_is_refused_and_left_as_edited(tmp_path, engine_socket):
+def test_a_file_edited_while_the_model_works_is_refused_and_left_as_edited(cli, tmp_path, engine_socket):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     target = tmp_path / "config.py"
     # Several simple holes, so that the model fills at least one and there is something to write.
     target.write_text("".join(f"option_{i} = <FILL>\n" for i in range(6)))
-    proc = subprocess.Popen([*DG_INFILL, "config.py", "--write", "--allow-parse-errors", "--no-progress",
-                             "--socket", engine_socket], cwd=tmp_path, stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=cli_env())
+    proc = cli.popen("config.py", "--write", "--allow-parse-errors", "--no-progress", "--socket", engine_socket,
+                     cwd=tmp_path)
     # The files are read before this line is printed, and the model has not answered yet.
     assert proc.stderr.readline().startswith(b"Filling 6 holes in 1 file")
     edited = target.read_bytes() + b"# saved in the editor meanwhile\n"
@@ -166,16 +163,15 @@ def test_a_file_edited_while_the_model_works_is_refused_and_left_as_edited(tmp_p
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_mid_run_leaves_each_file_written_whole_or_untouched(tmp_path, engine_socket, signum):
+def test_a_signal_mid_run_leaves_each_file_written_whole_or_untouched(cli, tmp_path, engine_socket, signum):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     originals = {}
     for i in range(8):
         path = tmp_path / f"m{i}.py"
         path.write_bytes(f"def f{i}(x):\r\n    return x + <FILL>\r\n\r\nprint(f{i}(1))\r\n".encode())
         originals[path.name] = path.read_bytes()
-    proc = subprocess.Popen([*DG_INFILL, ".", "--write", "--jobs", "1", "--allow-parse-errors", "--no-progress",
-                             "--socket", engine_socket], cwd=tmp_path, stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=cli_env())
+    proc = cli.popen(".", "--write", "--jobs", "1", "--allow-parse-errors", "--no-progress", "--socket", engine_socket,
+                     cwd=tmp_path)
     assert proc.stderr.readline().startswith(b"Filling 8 holes in 8 files")
     first_result = proc.stderr.readline()  # printed once the first file is done (and written)
     assert first_result.startswith(b"m"), first_result
@@ -193,17 +189,17 @@ def test_a_signal_mid_run_leaves_each_file_written_whole_or_untouched(tmp_path, 
     assert leftovers(tmp_path) == []
 
 
-def test_in_process_engine_with_a_progress_bar_on_a_terminal(tmp_path, engine_socket):
+def test_in_process_engine_with_a_progress_bar_on_a_terminal(cli, tmp_path, engine_socket):
     # engine_socket only gates on the model being present; this run loads its own engine.
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     path = tmp_path / "a.py"
     original = b"def square(x):\n    return <FILL>\n"
     path.write_bytes(original)
     leader, follower = pty.openpty()
-    env = cli_env()
+    env = cli.env()
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([*DG_INFILL, "a.py", "--in-process", "--write"], cwd=tmp_path, stdin=follower,
-                            stdout=follower, stderr=follower, env=env)
+    proc = cli.popen("a.py", "--in-process", "--write", cwd=tmp_path, stdin=follower, stdout=follower,
+                     stderr=follower, env=env)
     os.close(follower)
     screen = b""
     deadline = time.monotonic() + 600
