@@ -181,7 +181,9 @@ class EngineLink:
             self._lost(str(exc))
         except EngineError as exc:
             log.info("%s: no answer from the engine: %s", doc_key, exc)
-            if exc.code not in _DROPPED:
+            if exc.code == p.SHUTTING_DOWN:
+                self._lost("it is shutting down")
+            elif exc.code not in _DROPPED:
                 self.ui.show_once(f"engine-error-{exc.code}",
                                   f"dg-lsp: the engine failed a completion request ({exc}). "
                                   f"If this repeats, run `dg-engine serve` in a terminal to see why.")
