@@ -13,23 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import signal
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine.client import EngineUnavailable
 from engine.modeldir import ModelDirError, check_dir
 from infill.batch.atomic import ChangedOnDisk, replace_if_unchanged
+from infill.batch.collect import Spot, UsageError, collect
 from infill.batch.engines import open_engine
-from infill.batch.files import Filters, walk
-from infill.batch.holes import Hole, HoleError, at, find_markers, span
-from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, mark_unwritten, plan
+from infill.batch.files import Filters
+from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, mark_unwritten
 from infill.batch.report import Reporter, plural
 from infill.batch.run import fill_all
-from infill.batch.textfile import TextFile, Unreadable, read
+from infill.batch.textfile import TextFile
 from infill.languages import LANGUAGES
 from infill.settings import DEFAULT_MAX_LINES, DEFAULT_MIN_CONFIDENCE, MAX_LINES_LIMIT
 
@@ -39,10 +37,6 @@ DEFAULT_JOBS = 16
 DEFAULT_MAX_BYTES = 1_000_000
 # Generous: on a CPU a hole may wait for several batches of others before its own is denoised.
 DEFAULT_TIMEOUT_S = 600.0
-
-
-class UsageError(Exception):
-    pass
 
 
 def _positive(value: str) -> int:
@@ -108,94 +102,6 @@ def parser() -> argparse.ArgumentParser:
     engine.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"seconds to wait for one answer, queueing included (default: {DEFAULT_TIMEOUT_S:.0f})")
     return ap
-
-
-@dataclass(frozen=True)
-class Spot:
-    """One --at FILE:LINE:COL or --span FILE:START-END."""
-
-    option: str
-    spec: str
-    path: Path
-    numbers: tuple[int, int]
-
-    @classmethod
-    def parse(cls, option: str, spec: str) -> Spot:
-        if option == "--at":
-            name, *numbers = spec.rsplit(":", 2)
-        else:
-            name, _, numbers_text = spec.rpartition(":")
-            numbers = numbers_text.split("-")
-        if not name or len(numbers) != 2 or not all(n.isdigit() for n in numbers):
-            shape = "FILE:LINE:COL" if option == "--at" else "FILE:START-END"
-            raise UsageError(f"{option} {spec!r}: expected {shape} with 1-based numbers")
-        if not Path(name).is_file():
-            raise UsageError(f"{option} {spec}: {name}: no such file")
-        return cls(option, spec, Path(name), (int(numbers[0]), int(numbers[1])))
-
-    def hole(self, text: str) -> Hole:
-        try:
-            return (at if self.option == "--at" else span)(text, *self.numbers)
-        except HoleError as exc:
-            raise UsageError(f"{self.option} {self.spec}: {exc}") from None
-
-
-@dataclass
-class Target:
-    path: Path
-    markers: bool = False  # search the file for markers (it was given as a PATH or found in one)
-    spots: list[Spot] = field(default_factory=list)
-
-    @property
-    def display(self) -> str:
-        return self.path.as_posix()
-
-
-def targets(paths: list[str], spots: list[Spot], filters: Filters) -> list[Target]:
-    """Every file to look at, once each however many times it is named."""
-    found: dict[Path, Target] = {}
-
-    def target(path: Path) -> Target:
-        return found.setdefault(path.resolve(), Target(path))
-
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            for file in walk(path, filters):
-                target(file).markers = True
-        elif path.is_file():
-            target(path).markers = True
-        else:
-            raise UsageError(f"{name}: no such file or directory")
-    for spot in spots:
-        target(spot.path).spots.append(spot)
-    return list(found.values())
-
-
-def collect(args, spots: list[Spot], reporter: Reporter, filters: Filters) -> list[FilePlan]:
-    plans = []
-    for target in targets(args.paths, spots, filters):
-        try:
-            file = read(target.path, max_bytes=args.max_bytes, fallback_encoding=args.encoding)
-        except (Unreadable, OSError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            if target.spots:
-                # The user named a place in this file: not filling it is an error, not a skip.
-                raise UsageError(f"{target.display}: {reason}") from None
-            reporter.warning(f"{target.display}: skipped: {reason}")
-            continue
-        holes = [spot.hole(file.text) for spot in target.spots]
-        if target.markers:
-            holes += find_markers(file.text, args.marker)
-        holes.sort(key=lambda hole: (hole.start, hole.end))
-        for first, second in itertools.pairwise(holes):
-            # Touching holes would open into one gap, with no text to tell their fills apart.
-            if second.start <= first.end:
-                raise UsageError(f"{target.display}: holes at {first.line}:{first.col} and "
-                                 f"{second.line}:{second.col} overlap or touch; make them one hole")
-        if holes:
-            plans.append(plan(target.display, file, holes, max_lines=args.max_lines))
-    return plans
 
 
 def write_file(file_plan: FilePlan, reporter: Reporter) -> bool:
@@ -303,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.model is not None or args.in_process:
             check_dir(args.model or DEFAULT_MODEL_DIR)
         spots = [Spot.parse("--at", spec) for spec in args.at] + [Spot.parse("--span", spec) for spec in args.span]
-        plans = collect(args, spots, reporter, Filters.create(languages, args.glob, not args.no_ignore))
+        plans = collect(args.paths, spots, Filters.create(languages, args.glob, not args.no_ignore), reporter,
+                        marker=args.marker, max_bytes=args.max_bytes, encoding=args.encoding,
+                        max_lines=args.max_lines)
     except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
         return EXIT_ERROR
