@@ -64,7 +64,8 @@ def parser() -> argparse.ArgumentParser:
     languages = sorted({lang.name for lang in LANGUAGES} | {"text"})
     ap = argparse.ArgumentParser(
         prog="dg-infill", description="Fill code holes across files with the dg-lsp diffusion model.",
-        epilog="Exit status: 0 all holes filled, 1 some holes left, 2 usage or engine error.")
+        epilog="Exit status: 0 all holes filled, 1 some holes left, 2 usage or engine error, 128+N stopped by "
+               "signal N (every file then written whole or untouched).")
     ap.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to search for holes")
     holes = ap.add_argument_group("holes")
     holes.add_argument("--marker", default=DEFAULT_MARKER, metavar="TEXT",
