@@ -29,7 +29,8 @@ class InfillRequest:
     lead it); suffix starts at replace_end, which is the cursor, or the end of the cursor's line
     when only blanks follow it there (the completion overwrites them). Offsets are str offsets.
     mode is "rest_of_line", "line", "block" or "short"; max_tokens is the gap to ask the model
-    for; indent is the file's indentation unit.
+    for; max_lines bounds the completion (more than one line only for a block, or for lines to go
+    above the code that follows a cursor at a line's start); indent is the file's indentation unit.
     """
 
     prefix: str
