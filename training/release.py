@@ -1,6 +1,6 @@
 """Package a trained checkpoint as the embedded dg-tiny, with its model card.
 
-Copies the exported EMA weights (as bfloat16), config, tokenizer and layout budget into
+Writes the checkpoint's shipped weights (as bfloat16), config, tokenizer and layout budget into
 engine/models/dg-tiny/ and writes MODEL_CARD.md from the checkpoint's training state, the corpus
 sources and a HumanEval-infilling report (bench/humaneval_infill.py --json).
 
@@ -87,22 +87,17 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     args = ap.parse_args()
 
-    export = args.run / "export"
-    PACKAGED.mkdir(parents=True, exist_ok=True)
-    weights = load_file(export / "model.safetensors")
-    save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, PACKAGED / "model.safetensors",
-              metadata={"format": "pt"})
-    for name in ("tokenizer.json", "dg.json"):
-        shutil.copy(export / name, PACKAGED / name)
-    config = json.loads((export / "config.json").read_text())
-    config.update(architectures=["DiffusionGemmaForBlockDiffusion"], dtype="bfloat16")  # how stock code loads it
-    (PACKAGED / "config.json").write_text(json.dumps(config, indent=2))
-    DiffusionGemmaGenerationConfig(**SAMPLER).save_pretrained(PACKAGED)
-    state = torch.load(args.run / "ckpt.pt", map_location="cpu", weights_only=False)["state"]
+    saved = torch.load(args.run / "ckpt.pt", map_location="cpu", weights_only=False)
+    tok_path = args.run / "tokenizer.json"
+    model = TextOnlyDiffusionGemma(model_config(Tokenizer.from_file(str(tok_path)),
+                                                saved["state"].get("shape", DEFAULT_SHAPE)))
+    export(model, shipped_weights(saved), tok_path, PACKAGED, saved["state"], dtype=torch.bfloat16)
     report = json.loads(args.report.read_text())
-    n_params = sum(v.numel() for k, v in weights.items())
+    config = json.loads((PACKAGED / "config.json").read_text())
+    n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     sources = json.loads((args.corpus / "sources.json").read_text())
-    (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config, n_params))
+    (PACKAGED / "MODEL_CARD.md").write_text(card(saved["state"], sources, report, report.get("heldout"), config,
+                                                 n_params))
     print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
 
 

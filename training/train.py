@@ -74,7 +74,7 @@ WINDOW_SHARE = 0.4  # the rest are infill examples
 CLEAN_WEIGHT = 0.1  # loss weight of canvas positions the noise left intact
 ENCODER_LOSS_WEIGHT = 0.5
 SELF_CONDITIONING_P = 0.3
-LR, WARMUP, WEIGHT_DECAY, EMA_DECAY = 1.5e-3, 300, 0.1, 0.999
+LR, WARMUP, WEIGHT_DECAY, EMA_DECAY, EMA_START = 1.5e-3, 300, 0.1, 0.999, 1000
 # Denoising defaults shipped in generation_config.json (the engine reads them from there).
 SAMPLER = dict(max_denoising_steps=16, sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.5), t_min=0.1,
                t_max=0.5, stability_threshold=1, confidence_threshold=0.05)
@@ -248,17 +248,25 @@ def evaluate(model, val, autocast):
     return report
 
 
-def export(model, ema, tokenizer_path: Path, out: Path):
-    """Write a loadable model directory (EMA weights, config, denoising defaults, tokenizer, layout)."""
+def shipped_weights(saved: dict) -> dict:
+    """The EMA once it has averaged over a few horizons; before that it lags the live weights."""
+    ready = saved["state"]["step"] > EMA_START + 2 / (1 - EMA_DECAY)
+    return saved["ema"] if ready else saved["model"]
+
+
+def export(model, weights: dict, tokenizer_path: Path, out: Path, state: dict, dtype: torch.dtype = torch.float32):
+    """Write a loadable model directory (weights, config, denoising defaults, tokenizer, layout)."""
     out.mkdir(parents=True, exist_ok=True)
     model.config.architectures = ["DiffusionGemmaForBlockDiffusion"]  # what stock transformers loads it as
     model.generation_config = DiffusionGemmaGenerationConfig(**SAMPLER)
     live = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(ema, strict=False)
-    model.save_pretrained(out, safe_serialization=True)
-    model.load_state_dict(live)
+    model.load_state_dict(weights)
+    model.to(dtype).save_pretrained(out, safe_serialization=True)
+    model.to(torch.float32).load_state_dict(live)
     (out / "tokenizer.json").write_bytes(tokenizer_path.read_bytes())
-    (out / "dg.json").write_text(json.dumps({"budget": asdict(BUDGET), "canvas": CANVAS}, indent=1))
+    # The training counters travel with the weights, so a later session continues the count.
+    (out / "dg.json").write_text(json.dumps({"name": "dg-tiny", "budget": asdict(BUDGET), "canvas": CANVAS,
+                                             "training": state}, indent=1))
 
 
 def main() -> None:
@@ -287,7 +295,7 @@ def main() -> None:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY}, {"params": no_decay, "weight_decay": 0}],
                             lr=LR, betas=(0.9, 0.95))
     ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
-    state = dict(step=0, tokens=0, supervised=0, seconds=0.0)
+    state = dict(step=0, tokens=0, supervised=0, seconds=0.0, shape=args.shape)
 
     ckpt = args.out / "ckpt.pt"
     if ckpt.exists():
@@ -301,7 +309,8 @@ def main() -> None:
         shipped = TextOnlyDiffusionGemma.from_pretrained(PACKAGED)
         model.load_state_dict(shipped.state_dict())
         ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
-        print(f"initialised from the packaged weights in {PACKAGED}", flush=True)
+        state.update(json.loads((PACKAGED / "dg.json").read_text()).get("training", {}))
+        print(f"initialised from the packaged weights in {PACKAGED} (step {state['step']})", flush=True)
 
     n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     print(f"dg-tiny: {n_params / 1e6:.2f}M parameters on {args.device}", flush=True)
@@ -317,7 +326,8 @@ def main() -> None:
         tmp = ckpt.with_suffix(".tmp")
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), ema=ema, state=state), tmp)
         tmp.replace(ckpt)
-        export(model, ema, tok_path, args.out / "export")
+        export(model, shipped_weights(dict(model=model.state_dict(), ema=ema, state=state)), tok_path,
+               args.out / "export", state)
 
     stop = []  # SIGINT/SIGTERM end the run after the current step, with a checkpoint
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -325,13 +335,14 @@ def main() -> None:
     start = time.time()
     last_save = start
     window = []
+    first_step = state["step"]  # warm the learning rate up again in every run: the optimizer state may be new
     model.train()
     while time.time() - start < args.minutes * 60 and not stop:
         t0 = time.time()
         batch = collate([train.draw() for _ in range(CONTEXTS_PER_BATCH)], rng, train.pad,
                         config.text_config.vocab_size)
         batch = {k: v.to(args.device) for k, v in batch.items()}
-        lr = LR * min(1.0, (state["step"] + 1) / WARMUP)
+        lr = LR * min(1.0, (state["step"] - first_step + 1) / WARMUP)
         for g in opt.param_groups:
             g["lr"] = lr
         with autocast():
@@ -341,7 +352,7 @@ def main() -> None:
         opt.step()
         opt.zero_grad(set_to_none=True)
         with torch.no_grad():
-            d = EMA_DECAY if state["step"] > 1000 else 0.0
+            d = EMA_DECAY if state["step"] > EMA_START else 0.0
             for k, v in model.state_dict().items():
                 ema[k].mul_(d).add_(v.float(), alpha=1 - d)
         dt = time.time() - t0
