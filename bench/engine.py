@@ -5,8 +5,8 @@ at a time and 4 concurrent (micro-batched into shared forward passes). In the sa
 number of tokens decoded autoregressively by a causal transformers model of the same size (hidden
 size, layers, heads, vocabulary; random weights) with its KV cache, and the ratio.
 
-    python bench/engine.py                 # the embedded dg-tiny on this machine
-    python bench/engine.py --model DIR --runs 30
+    python -m bench.engine                 # the embedded dg-tiny on this machine
+    python -m bench.engine --model DIR --runs 30
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ import os
 import platform
 import random
 import statistics
-import sys
-import time
 import sysconfig
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from engine import DEFAULT_MODEL_DIR  # noqa: E402
-from engine import protocol as p  # noqa: E402
-from engine.engine import Engine, Job  # noqa: E402
-from engine.kvcache import PrefixCache  # noqa: E402
+from engine import DEFAULT_MODEL_DIR
+from engine import protocol as p
+from engine.engine import Engine, Job
+from engine.kvcache import PrefixCache
 
 GAPS = (16, 32, 128)
 

@@ -7,9 +7,9 @@ forward pass and ms per task. `--split heldout` instead draws line gaps from the
 split and reports the confidence gate: exact match among shown completions against the share
 shown, for a range of mean-confidence thresholds.
 
-    python bench/humaneval_infill.py --split single --sample 200
-    python bench/humaneval_infill.py --model path/to/model --split single,multi,span
-    python bench/humaneval_infill.py --split heldout --sample 500
+    python -m bench.humaneval_infill --split single --sample 200
+    python -m bench.humaneval_infill --model path/to/model --split single,multi,span
+    python -m bench.humaneval_infill --split heldout --sample 500
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import DEFAULT_MODEL_DIR  # noqa: E402
-from engine import protocol as p  # noqa: E402
+from engine import DEFAULT_MODEL_DIR
+from engine import protocol as p
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "human-eval-infilling"
 SPLITS = {
@@ -144,7 +142,8 @@ def main() -> None:
         texts = [r.text if r else "" for r in results]
         row = dict(
             tasks=len(tasks),
-            exact_match=round(sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / len(tasks), 4),
+            exact_match=round(sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / len(tasks),
+                              4),
             mean_steps=round(sum(r.steps for r in results if r) / len(tasks), 2),
             tokens_per_forward=round(sum(r.tokens_per_forward for r in results if r) / len(tasks), 3),
             ms_per_task=round(1000 * engine_s / len(tasks), 1),

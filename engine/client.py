@@ -119,7 +119,8 @@ class EngineClient:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise EngineUnavailable(f"the engine exited with code {proc.returncode}; see {self.endpoint.log_path()}")
+                raise EngineUnavailable(
+                    f"the engine exited with code {proc.returncode}; see {self.endpoint.log_path()}")
             try:
                 self._sock = self._connect_once()
                 return self._sock

@@ -24,7 +24,6 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
 from engine.canvas import Layout, middle_from_gap
 from engine.kvcache import batch_caches
 
-
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
 
 
@@ -134,6 +133,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         gap_ids = argmax[i, lay.gap_start : lay.gap_stop].tolist()
         middle, ended = middle_from_gap(gap_ids, lm.eoi_id if lm.eoi_id is not None else -1, lm.pad_id)
         n = min(len(gap_ids), len(middle) + int(ended))
-        conf = probs[i, lay.gap_start : lay.gap_start + n].gather(-1, argmax[i, lay.gap_start : lay.gap_start + n, None])
+        span = slice(lay.gap_start, lay.gap_start + n)
+        conf = probs[i, span].gather(-1, argmax[i, span, None])
         out.append(Filled(middle, ended, int(steps[i]), [round(c, 4) for c in conf.squeeze(-1).tolist()]))
     return out

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import torch
-
 from engine import protocol as p
 from engine.canvas import fit, split_context
 from engine.denoise import Row, SamplerSettings, denoise

@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer
 
-from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
-
-from training.train import BUDGET, CANVAS, PACKAGED, SAMPLER
+from engine.textonly import TextOnlyDiffusionGemma
+from training.train import BUDGET, CANVAS, DEFAULT_SHAPE, PACKAGED, export, model_config, shipped_weights
 
 
 def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int) -> str:
@@ -44,9 +42,10 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         f"{BUDGET.left_flank}][gap: middle <eoi> <pad>...][right flank <= {BUDGET.right_flank}]`.",
         "",
         "## Training",
-        f"- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
+        "- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
         "canvases per encoder pass, next-token loss on the encoder pass, two-pass self-conditioning; AdamW, "
-        "bf16 autocast, EMA weights shipped).",
+        "bf16 autocast; the EMA of the weights ships once it has averaged over 2,000 steps, the live weights "
+        "before).",
         f"- Steps {state['step']:,}; tokens processed {state['tokens']:,} (of which supervised "
         f"{state['supervised']:,}); training time {state['seconds'] / 3600:.2f} h on "
         f"{platform.machine()} CPU, 2 cores, shared with development work.",

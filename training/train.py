@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import signal
 import time
@@ -28,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import DiffusionGemmaConfig
+from transformers.cache_utils import DynamicCache
 from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     DiffusionGemmaGenerationConfig,
     EntropyBoundSamplerConfig,
 )
-from transformers.cache_utils import DynamicCache
 
 from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target
 from engine.model import DENSE_EXPERTS_MAX

@@ -8,7 +8,8 @@ spec = importlib.util.spec_from_file_location("humaneval_infill", HARNESS)
 harness = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(harness)
 
-pytestmark = pytest.mark.skipif(not harness.EVAL_DIR.exists(), reason=f"no HumanEval-infilling data at {harness.EVAL_DIR}")
+pytestmark = pytest.mark.skipif(not harness.EVAL_DIR.exists(),
+                                reason=f"no HumanEval-infilling data at {harness.EVAL_DIR}")
 
 
 @pytest.mark.parametrize("split", ["single", "multi", "span"])
