@@ -10,32 +10,29 @@ keystrokes, and the time from process start to the `initialize` answer (fresh pr
 The engine runs on a socket of its own in a temporary directory (so a user's daemon is not touched)
 and is shut down at the end, unless --engine-socket names a running one.
 
-    .venv/bin/python bench/typing.py                      # 3 modules x 200 keystrokes
-    .venv/bin/python bench/typing.py --keystrokes 50 --modules textwrap.py
-    .venv/bin/python bench/typing.py --no-engine          # the server's own share of the latency
+    python -m bench.typing                       # 3 modules x 200 keystrokes
+    python -m bench.typing --keystrokes 50 --modules textwrap.py
+    python -m bench.typing --no-engine           # the server's own share of the latency
+
+Run it as a module: as a script, this file's folder would lead sys.path and the file would shadow
+the standard library's typing module.
 """
 
+import argparse
+import asyncio
+import json
 import os
+import platform
+import statistics
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-# Run as a script, this file's folder leads sys.path and this file would shadow the stdlib's typing
-# module for everything imported below (asyncio, pygls, ...). Drop it before any other import.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from lsprotocol import types  # noqa: E402
-from pygls.lsp.client import LanguageClient  # noqa: E402
-
-from engine.client import EngineClient, EngineUnavailable  # noqa: E402
+from engine.client import EngineClient, EngineUnavailable
 
 STDLIB = Path(os.__file__).parent
 MODULES = ("textwrap.py", "shlex.py", "fnmatch.py")
