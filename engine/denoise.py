@@ -9,6 +9,7 @@ flanks are written back after every step, so they hold exactly the given tokens 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,6 +94,9 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
     # rule, so they never count against either.
     fixed_certain = torch.full((batch, width, vocab), -1e4, device=device).scatter_(2, clean[..., None], 1e4)
 
+    # The noise is a function of the batch's content: the same request gets the same completion.
+    torch.manual_seed(zlib.crc32(repr([(r.layout.encoder_ids, r.layout.canvas([0] * r.layout.gap_length))
+                                      for r in rows]).encode()))
     current = torch.where(gap, sampler.initialize_canvas(batch, device), clean)
     argmax = current
     last_logits = None  # raw logits of each row's last step: self-conditioning input and confidences

@@ -9,13 +9,13 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from engine import protocol as p
 from engine.canvas import fit, split_context
 from engine.denoise import Row, SamplerSettings, denoise
 from engine.kvcache import PrefixCache, encode_context
-from engine.model import choose_cpu_dtype, load
+from engine.model import load
 
 WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
 WARM_UP_SUFFIX = "\n\ngreet('world')\n"
@@ -53,21 +53,11 @@ class Engine:
         self.store = PrefixCache(cache_bytes)
         self.stats = Stats()
         self.started = time.time()
-        self._dtype_fixed = dtype is not None
 
     def warm_up(self) -> None:
-        """Pay one-time costs (allocations, dtype choice) at start, not on the first keystroke."""
-        job = Job(p.InfillRequest(id="warm-up", prefix=WARM_UP_PREFIX, suffix=WARM_UP_SUFFIX, max_tokens=16))
-
-        def cold_step():
-            self.store = PrefixCache(self.store.max_bytes)  # cached tensors carry the previous dtype
-            self.run([job], record=False)
-
-        if self.lm.device.type == "cpu" and not self._dtype_fixed:
-            full, self.sampler = self.sampler, replace(self.sampler, max_steps=2)
-            choose_cpu_dtype(self.lm, cold_step)
-            self.sampler = full
-        cold_step()
+        """Pay one-time costs (allocations, first-call paths) at start, not on the first keystroke."""
+        self.run([Job(p.InfillRequest(id="warm-up", prefix=WARM_UP_PREFIX, suffix=WARM_UP_SUFFIX, max_tokens=16))],
+                 record=False)
 
     def canvas_lengths(self, layout_flanks: int, max_tokens: int) -> list[int]:
         """Canvas sizes to try: one when the model marks the middle's end, else a ranked few."""

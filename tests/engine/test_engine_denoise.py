@@ -128,3 +128,9 @@ def test_a_checkpoint_brings_its_own_denoising_defaults(tmp_path):
     (tmp_path / "generation_config.json").write_text(json.dumps(gen))
     settings = load(tmp_path).sampler
     assert (settings.max_steps, settings.t_min, settings.t_max) == (5, 0.2, 0.3)
+
+
+def test_the_same_request_gets_the_same_completion(engine):
+    rows = rows_for(engine, [(PREFIX, SUFFIX)])
+    first, second = (denoise(engine.lm, rows, SamplerSettings(max_steps=6))[0] for _ in range(2))
+    assert (first.middle_ids, first.token_confidences) == (second.middle_ids, second.token_confidences)
