@@ -5,19 +5,11 @@ Holes are cut from real standard-library modules: the rest of a code line after 
 becomes a <FILL>. The two modes get different holes of the same kind (the engine's prefix KV cache
 would otherwise serve the second mode from the first one's work).
 
-    python bench/batch.py                       # 200 holes each way, the embedded dg-tiny
-    python bench/batch.py --holes 40 --jobs 8
+    python -m bench.batch                       # 200 holes each way, the embedded dg-tiny
+    python -m bench.batch --holes 40 --jobs 8
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Import from the repository's root, not from bench/: a script there named like a standard module
-# (bench/typing.py) would shadow it.
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import json
@@ -26,9 +18,11 @@ import platform
 import random
 import re
 import subprocess
+import sys
 import sysconfig
 import tempfile
 import time
+from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine.client import EngineClient, EngineUnavailable

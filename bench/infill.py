@@ -6,7 +6,7 @@ The same keystrokes are replayed on a document that is reparsed from scratch on 
 Times are wall clock (one replay, and per keystroke the best of three) and thread CPU time: on a
 shared machine the first is inflated by preemption, which the other two leave out.
 
-    .venv/bin/python bench/infill.py
+    .venv/bin/python -m bench.infill
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-
-# Run as a script, this file's folder leads sys.path and its name would shadow the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from infill import Document, build_request, postprocess  # noqa: E402
 from infill.syntax import literal_at  # noqa: E402

@@ -13,9 +13,6 @@ and is shut down at the end, unless --engine-socket names a running one.
     python -m bench.typing                       # 3 modules x 200 keystrokes
     python -m bench.typing --keystrokes 50 --modules textwrap.py
     python -m bench.typing --no-engine           # the server's own share of the latency
-
-Run it as a module: as a script, this file's folder would lead sys.path and the file would shadow
-the standard library's typing module.
 """
 
 import argparse
