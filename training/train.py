@@ -334,14 +334,15 @@ def main() -> None:
     start = time.time()
     last_save = start
     window = []
-    first_step = state["step"]  # warm the learning rate up again in every run: the optimizer state may be new
+    # A fresh optimizer state (new run, or resumed from packaged weights) warms the learning rate up again.
+    warmup_from = state["step"] if not ckpt.exists() else state["step"] - WARMUP
     model.train()
     while time.time() - start < args.minutes * 60 and not stop:
         t0 = time.time()
         batch = collate([train.draw() for _ in range(CONTEXTS_PER_BATCH)], rng, train.pad,
                         config.text_config.vocab_size)
         batch = {k: v.to(args.device) for k, v in batch.items()}
-        lr = LR * min(1.0, (state["step"] - first_step + 1) / WARMUP)
+        lr = LR * min(1.0, (state["step"] - warmup_from + 1) / WARMUP)
         for g in opt.param_groups:
             g["lr"] = lr
         with autocast():
