@@ -164,6 +164,21 @@ class EngineClient:
     def status(self) -> p.Status:
         return p.status_from_dict(self.call("status"))
 
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> p.Status:
+        """Block until the daemon has loaded its model (starting it first when autostart is on)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                status = self.status()
+                if status.ready:
+                    return status
+            except EngineUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise EngineUnavailable(f"the engine was not ready within {timeout:.0f}s")
+            time.sleep(0.1)
+
     def shutdown(self) -> None:
         self.call("shutdown")
         self.close_socket()

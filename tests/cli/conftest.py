@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -60,17 +59,11 @@ def engine_socket(tmp_path_factory):
                              "--socket", str(sock), "--log-file", str(log)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     client = EngineClient(sock, autostart=False, timeout=60)
-    deadline = time.monotonic() + ENGINE_START_S
-    while True:
-        try:
-            if client.status().ready:
-                break
-        except EngineUnavailable:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the engine did not start:\n{log.read_text() if log.exists() else ''}")
-        time.sleep(0.2)
+    try:
+        client.wait_ready(timeout=ENGINE_START_S)
+    except EngineUnavailable:
+        proc.kill()
+        pytest.fail(f"the engine did not start:\n{log.read_text() if log.exists() else ''}")
     try:
         yield str(sock)
     finally:

@@ -1,7 +1,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -27,16 +26,11 @@ def daemon(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--socket", str(sock)], stdout=log,
                             stderr=subprocess.STDOUT)
     client = EngineClient(sock, autostart=False, timeout=5)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if client.status().ready:
-                break
-        except EngineUnavailable:
-            pass
-        assert proc.poll() is None, (sock.parent / "engine.log").read_text()
-        assert time.monotonic() < deadline, "daemon did not get ready"
-        time.sleep(0.2)
+    try:
+        client.wait_ready(timeout=120)
+    except EngineUnavailable:
+        proc.kill()
+        pytest.fail((sock.parent / "engine.log").read_text())
     client.close()
     yield sock
     proc.terminate()

@@ -143,14 +143,7 @@ def test_tcp_requires_the_token(tmp_path, env_no_token):
                              "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         good = EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token="s3cret", timeout=60)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                good.status()
-                break
-            except EngineUnavailable:
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+        good.wait_ready(timeout=60)
         with pytest.raises(EngineError) as err:
             EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token="wrong", timeout=10).status()
         assert err.value.code == p.UNAUTHORIZED
@@ -162,11 +155,7 @@ def test_tcp_requires_the_token(tmp_path, env_no_token):
 
 def test_dg_engine_stop_and_status_commands(tmp_path):
     sock = tmp_path / "s.sock"
-    client = EngineClient(sock, autostart=True, timeout=120)
-    deadline = time.monotonic() + 120
-    while not client.status().ready:
-        assert time.monotonic() < deadline, "the daemon did not get ready"
-        time.sleep(0.2)
+    EngineClient(sock, autostart=True, timeout=120).wait_ready()
     out = subprocess.run([sys.executable, "-m", "engine", "status", "--socket", str(sock)], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout)["model"] == "dg-tiny"
