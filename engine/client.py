@@ -10,6 +10,7 @@ call after the daemon dies or restarts.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import os
@@ -57,7 +58,8 @@ class Endpoint:
         self.token = token or os.environ.get("DG_ENGINE_TOKEN")
 
     def log_path(self) -> Path:
-        return p.runtime_dir() / (Path(self.address).name + ".log" if not self.tcp else "engine-tcp.log")
+        """One log per address: sockets of the same name in different directories must not share one."""
+        return p.runtime_dir() / f"engine-{hashlib.sha1(self.address.encode()).hexdigest()[:10]}.log"
 
     def start_daemon(self) -> subprocess.Popen:
         """Start `dg-engine serve` detached from this process, logging to the runtime directory."""
