@@ -281,6 +281,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.manual_seed(0)
 
+    args.out.mkdir(parents=True, exist_ok=True)
     tok_path = args.out / "tokenizer.json"
     if not tok_path.exists():
         tok_path.write_bytes((PACKAGED / "tokenizer.json").read_bytes())
