@@ -154,7 +154,7 @@ class EngineClient:
                     sock.sendall(p.encode(p.request_message(op, id, **fields)))
                     return _raise_for(self._read_reply(id))
                 except (ConnectionError, BrokenPipeError, socket.timeout, OSError) as exc:
-                    self.close_socket()
+                    self.close()
                     if attempt == 2 or isinstance(exc, socket.timeout):
                         raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
 
@@ -183,14 +183,12 @@ class EngineClient:
 
     def shutdown(self) -> None:
         self.call("shutdown")
-        self.close_socket()
+        self.close()
 
-    def close_socket(self) -> None:
+    def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-
-    close = close_socket
 
 
 class AsyncEngineClient:

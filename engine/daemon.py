@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
 import signal
@@ -165,7 +164,3 @@ def write_token_file(token: str) -> Path:
     with os.fdopen(fd, "w") as fh:
         fh.write(token)
     return path
-
-
-def status_json(status: p.Status) -> str:
-    return json.dumps(status.__dict__, indent=1)

@@ -50,8 +50,6 @@ class InfillRequest:
     doc: str = ""
     deadline_ms: int | None = None
 
-    op = "infill"
-
 
 @dataclass(frozen=True)
 class InfillResult:
@@ -87,10 +85,6 @@ def encode(message: dict) -> bytes:
 
 def request_message(op: str, id: str, **fields) -> dict:
     return {"op": op, "id": id, **fields}
-
-
-def infill_message(req: InfillRequest) -> dict:
-    return {"op": InfillRequest.op, **asdict(req)}
 
 
 def ok(id: str | None, result) -> dict:
