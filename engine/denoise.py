@@ -1,10 +1,18 @@
-"""Fill the gaps of a batch of canvases by diffusion, reusing DiffusionGemma's sampler pieces.
+"""Fill the gaps of a batch of canvases by diffusion, with DiffusionGemma's sampling rules.
 
 Each row is `[left flank][gap][right flank]` over its own encoder cache. Per step: one decoder
-forward with self-conditioning, a Gumbel-max draw at the scheduled temperature, entropy-bound
-acceptance and renoising (transformers' `EntropyBoundSampler`) restricted to gap positions, and
-the stable-and-confident stop (`StableAndConfidentStoppingCriteria`) judged on the gap. The
-flanks are written back after every step, so they hold exactly the given tokens throughout.
+forward with self-conditioning on the previous step's logits, a draw at the scheduled temperature
+(`LinearTemperatureScheduleLogitsProcessor`), entropy-bound acceptance with renoising of the rest
+(`EntropyBoundSampler`) and the stable-and-confident stop (`StableAndConfidentStoppingCriteria`).
+
+The rules are transformers' own; the arithmetic is arranged for speed, and tests check it
+against transformers' classes. On a small model most of a step is vocabulary-wide work, so it is
+done once per step and only over gap positions: one softmax at the step's temperature gives the
+draw (inverse CDF: one uniform per position), the entropies that both acceptance and stopping
+read, and the argmax. Flanks are never drawn or renoised, so they hold exactly the given tokens
+throughout. A row leaves the batch when it stops, so the forward passes shrink as rows finish.
+Each row draws its noise from its own generator seeded by its content: the same request gets
+the same completion whichever requests share its batch.
 """
 
 from __future__ import annotations
@@ -14,13 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
-    DiffusionGemmaGenerationConfig,
-    EntropyBoundSampler,
-    EntropyBoundSamplerConfig,
-    LinearTemperatureScheduleLogitsProcessor,
-    StableAndConfidentStoppingCriteria,
-)
+from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
 
 from engine.canvas import Layout, middle_from_gap
 from engine.kvcache import batch_caches
@@ -39,6 +41,10 @@ class SamplerSettings:
     stability_threshold: int = _DG_DEFAULTS["stability_threshold"]
     confidence_threshold: float = _DG_DEFAULTS["confidence_threshold"]
 
+    def temperature(self, cur_step: int) -> float:
+        """`LinearTemperatureScheduleLogitsProcessor`'s schedule; `cur_step` counts the steps left."""
+        return self.t_min + (self.t_max - self.t_min) * cur_step / self.max_steps
+
 
 @dataclass
 class Row:
@@ -55,30 +61,83 @@ class Filled:
     token_confidences: list[float]
 
 
-def gumbel_max(logits: torch.Tensor) -> torch.Tensor:
-    """A draw from softmax(logits): ~5x cheaper than torch.multinomial over a large vocabulary."""
-    u = torch.rand_like(logits).clamp_(1e-10, 1.0)
-    return (logits - torch.log(-torch.log(u))).argmax(-1)
+@dataclass
+class GapPrediction:
+    draw: torch.Tensor  # (rows, gap) a sample at the step's temperature
+    argmax: torch.Tensor  # (rows, gap)
+    entropy: torch.Tensor  # (rows, gap) of the tempered distribution, in nats
+
+
+def predict_gap(logits: torch.Tensor, temperature: float, uniforms: torch.Tensor) -> GapPrediction:
+    """Draw, argmax and entropy of softmax(logits / temperature) from one pass over the vocabulary.
+
+    `uniforms` (rows, gap) in [0, 1) pick the draws by inverse CDF.
+    """
+    argmax = logits.argmax(-1)
+    log_probs = logits / temperature
+    log_probs -= torch.logsumexp(log_probs, dim=-1, keepdim=True)
+    probs = log_probs.exp()
+    entropy = -(probs * log_probs).sum(-1)
+    cdf = probs.cumsum_(-1)
+    draw = torch.searchsorted(cdf, (uniforms * cdf[..., -1]).unsqueeze(-1)).squeeze(-1)
+    return GapPrediction(draw.clamp_(max=logits.shape[-1] - 1), argmax, entropy)
+
+
+def entropy_bound_accept(entropy: torch.Tensor, bound: float) -> torch.Tensor:
+    """`EntropyBoundSampler.accept_canvas`'s rule: the lowest-entropy positions whose entropies, less
+    the largest of them, sum to at most `bound`."""
+    ordered, order = torch.sort(entropy, dim=-1)
+    chosen = torch.cumsum(ordered, dim=-1) - ordered <= bound
+    return torch.zeros_like(chosen).scatter_(-1, order, chosen)
+
+
+def softcapped_logits(model, hidden: torch.Tensor) -> torch.Tensor:
+    """`DiffusionGemmaForBlockDiffusion`'s output head, in place where it can be."""
+    cap = model.final_logit_softcapping
+    return model.lm_head(hidden).float().div_(cap).tanh_().mul_(cap)
+
+
+class RowNoise:
+    """One generator per row, seeded by the row's content."""
+
+    def __init__(self, rows: list[Row], device: torch.device):
+        self.gens = []
+        for r in rows:
+            seed = zlib.crc32(repr((r.layout.encoder_ids, r.layout.canvas([0] * r.layout.gap_length))).encode())
+            self.gens.append(torch.Generator(device=device).manual_seed(seed))
+        self.device = device
+
+    def uniforms(self, which: list[int], n: int) -> torch.Tensor:
+        return torch.stack([torch.rand(n, generator=self.gens[i], device=self.device) for i in which])
+
+    def tokens(self, which: list[int], n: int, vocab: int) -> torch.Tensor:
+        return torch.stack([torch.randint(vocab, (n,), generator=self.gens[i], device=self.device) for i in which])
 
 
 @torch.inference_mode()
 def denoise(lm, rows: list[Row], settings: SamplerSettings,
             on_step: Callable[[torch.Tensor], None] | None = None) -> list[Filled | None]:
-    """Denoise every row's gap; a row that stops being alive gets None. `on_step` sees each new canvas."""
+    """Denoise every row's gap; a row that stops being alive gets None. `on_step` sees each new canvas
+    (all rows, in order; a finished row keeps its last canvas)."""
     model, device = lm.model, lm.device
     vocab = model.config.text_config.vocab_size
     batch = len(rows)
     width = max(r.layout.canvas_length for r in rows)
+    gap_width = max(r.layout.gap_length for r in rows)
 
-    clean = torch.full((batch, width), lm.pad_id, dtype=torch.long)
-    gap = torch.zeros((batch, width), dtype=torch.bool)
+    canvas = torch.full((batch, width), lm.pad_id, dtype=torch.long)
     in_canvas = torch.zeros((batch, width), dtype=torch.bool)
+    # Gap slot j of row i is canvas position gap_index[i, j]; slots past a short gap repeat its last
+    # position and are masked out by gap_valid.
+    gap_index = torch.zeros((batch, gap_width), dtype=torch.long)
+    gap_valid = torch.zeros((batch, gap_width), dtype=torch.bool)
     for i, r in enumerate(rows):
         lay = r.layout
-        clean[i, : lay.canvas_length] = torch.tensor(lay.canvas([lm.pad_id] * lay.gap_length))
-        gap[i, lay.gap_start : lay.gap_stop] = True
+        canvas[i, : lay.canvas_length] = torch.tensor(lay.canvas([lm.pad_id] * lay.gap_length))
         in_canvas[i, : lay.canvas_length] = True
-    clean, gap, in_canvas = clean.to(device), gap.to(device), in_canvas.to(device)
+        gap_index[i] = torch.arange(lay.gap_start, lay.gap_start + gap_width).clamp_(max=lay.gap_stop - 1)
+        gap_valid[i, : lay.gap_length] = True
+    canvas, in_canvas, gap_index, gap_valid = (t.to(device) for t in (canvas, in_canvas, gap_index, gap_valid))
 
     cache, lengths = batch_caches(model, [r.cache for r in rows])
     longest = max(lengths)
@@ -86,58 +145,76 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
     attention = torch.cat([context, in_canvas], dim=1)
     positions = torch.stack([torch.arange(n, n + width) for n in lengths]).to(device)
 
-    sampler = EntropyBoundSampler(EntropyBoundSamplerConfig(entropy_bound=settings.entropy_bound), width, vocab,
-                                  settings.max_steps)
-    temperature = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, settings.max_steps)
-    stopping = StableAndConfidentStoppingCriteria(settings.stability_threshold, settings.confidence_threshold)
-    # Fixed positions look certain to the stopping rule and maximally uncertain to the acceptance
-    # rule, so they never count against either.
-    fixed_certain = torch.full((batch, width, vocab), -1e4, device=device).scatter_(2, clean[..., None], 1e4)
+    noise = RowNoise(rows, device)
+    everyone = list(range(batch))
+    canvas.scatter_(1, gap_index, torch.where(gap_valid, noise.tokens(everyone, gap_width, vocab),
+                                              canvas.gather(1, gap_index)))
+    history = torch.full((settings.stability_threshold, batch, gap_width), -1, dtype=torch.long, device=device)
+    sc_logits = None  # raw logits of the last step: the next step's self-conditioning input
+    active = everyone  # rows still denoising, in batch order
+    steps = [0] * batch
+    out: list[Filled | None] = [None] * batch
 
-    # The noise is a function of the batch's content: the same request gets the same completion.
-    torch.manual_seed(zlib.crc32(repr([(r.layout.encoder_ids, r.layout.canvas([0] * r.layout.gap_length))
-                                      for r in rows]).encode()))
-    current = torch.where(gap, sampler.initialize_canvas(batch, device), clean)
-    argmax = current
-    last_logits = None  # raw logits of each row's last step: self-conditioning input and confidences
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
-    steps = torch.zeros(batch, dtype=torch.long)
-    alive = [True] * batch
-    for cur_step in reversed(range(1, settings.max_steps + 1)):
-        alive = [a and r.alive() for a, r in zip(alive, rows)]
-        if not any(alive) or bool(finished[torch.tensor(alive, device=device)].all()):
-            break
-        steps += (~finished).cpu().long()
-        logits = model(decoder_input_ids=current, past_key_values=cache, decoder_attention_mask=attention,
-                       decoder_position_ids=positions, self_conditioning_logits=last_logits).logits
-        processed = temperature(None, logits, cur_step)
-        draw = torch.where(gap, gumbel_max(processed), clean)
-        new_argmax = torch.where(gap, processed.argmax(-1), clean)
-        accepted = sampler.accept_canvas(current, draw, processed.masked_fill(~gap[..., None], 0.0), cur_step)
-        new_current = torch.where(gap, sampler.renoise_canvas(accepted, cur_step), clean)
-        if last_logits is not None and finished.any():
-            keep = finished[:, None]
-            new_argmax = torch.where(keep, argmax, new_argmax)
-            new_current = torch.where(keep, current, new_current)
-            logits = torch.where(keep[..., None], last_logits, logits)
-        finished |= stopping(new_argmax, torch.where(gap[..., None], processed, fixed_certain))
-        current, argmax, last_logits = new_current, new_argmax, logits
-        if on_step is not None:
-            on_step(current)
-
-    if last_logits is None:
-        return [None] * batch
-    probs = torch.softmax(last_logits.float(), dim=-1)
-    out: list[Filled | None] = []
-    for i, r in enumerate(rows):
-        if not alive[i]:
-            out.append(None)
-            continue
-        lay = r.layout
-        gap_ids = argmax[i, lay.gap_start : lay.gap_stop].tolist()
+    def finish(slot: int, i: int, argmax: torch.Tensor) -> None:
+        lay = rows[i].layout
+        gap_ids = argmax[: lay.gap_length].tolist()
         middle, ended = middle_from_gap(gap_ids, lm.eoi_id if lm.eoi_id is not None else -1, lm.pad_id)
         n = min(len(gap_ids), len(middle) + int(ended))
-        span = slice(lay.gap_start, lay.gap_start + n)
-        conf = probs[i, span].gather(-1, argmax[i, span, None])
-        out.append(Filled(middle, ended, int(steps[i]), [round(c, 4) for c in conf.squeeze(-1).tolist()]))
+        raw = sc_logits[slot, lay.gap_start : lay.gap_start + n]
+        conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
+        out[i] = Filled(middle, ended, steps[i], [round(c, 4) for c in conf.tolist()])
+
+    for cur_step in reversed(range(1, settings.max_steps + 1)):
+        keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
+        if len(keep) < len(active):
+            active, cache, sc_logits = select(keep, active, cache, sc_logits)
+        if not active:
+            break
+        idx = torch.tensor(active, device=device)
+        current, g_index, g_valid = canvas[idx], gap_index[idx], gap_valid[idx]
+        mask = model.model.decoder.create_diffusion_decoder_attention_mask(
+            config=model.config, inputs_embeds=torch.empty(current.shape + (1,), dtype=model.dtype, device=device),
+            past_key_values=cache,
+            decoder_attention_mask=attention[idx])
+        hidden = model.model.decoder(decoder_input_ids=current, past_key_values=cache, decoder_attention_mask=mask,
+                                     decoder_position_ids=positions[idx],
+                                     self_conditioning_logits=sc_logits).last_hidden_state
+        sc_logits = softcapped_logits(model, hidden)
+        gap_logits = sc_logits.gather(1, g_index[..., None].expand(-1, -1, vocab))
+        pred = predict_gap(gap_logits, settings.temperature(cur_step), noise.uniforms(active, gap_width))
+        # A slot past a row's gap looks certain to the stop and is accepted last, as a flank is.
+        entropy = pred.entropy.masked_fill(~g_valid, 0.0)
+        accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), settings.entropy_bound)
+        renoised = torch.where(accepted, pred.draw, noise.tokens(active, gap_width, vocab))
+        argmax = pred.argmax.masked_fill(~g_valid, 0)
+        canvas[idx] = current.scatter(1, g_index, torch.where(g_valid, renoised, current.gather(1, g_index)))
+        for i in active:
+            steps[i] += 1
+        if on_step is not None:
+            on_step(canvas.clone())
+
+        stable = (history[:, idx] == argmax).all(-1).all(0)
+        if settings.stability_threshold:
+            history[:, idx] = torch.cat([history[1:, idx], argmax[None]])
+        confident = entropy.sum(-1) / width < settings.confidence_threshold
+        done = (stable & confident).tolist()
+        if cur_step == 1:
+            done = [True] * len(active)
+        for slot, i in enumerate(active):
+            if done[slot]:
+                finish(slot, i, argmax[slot])
+        keep = [slot for slot, d in enumerate(done) if not d]
+        if len(keep) < len(active):
+            active, cache, sc_logits = select(keep, active, cache, sc_logits)
     return out
+
+
+def select(keep: list[int], active: list[int], cache, sc_logits):
+    """Narrow the batch to the `keep` slots of `active`: rows, their cache and their logits."""
+    idx = torch.tensor(keep, dtype=torch.long)
+    if keep:
+        for layer in cache.layers:
+            layer.batch_select_indices(idx.to(layer.keys.device))
+    if sc_logits is not None and keep:
+        sc_logits = sc_logits[idx.to(sc_logits.device)]
+    return [active[s] for s in keep], cache, sc_logits

@@ -1,7 +1,7 @@
-"""Package a trained checkpoint as the embedded dg-tiny, with its model card.
+"""Package a trained run as the embedded dg-tiny, with its model card.
 
-Writes the checkpoint's shipped weights (as bfloat16), config, tokenizer and layout budget into
-engine/models/dg-tiny/ and writes MODEL_CARD.md from the checkpoint's training state, the corpus
+Writes the run's export (the weights the evaluation scored, as bfloat16), config, tokenizer and layout
+budget into engine/models/dg-tiny/ and writes MODEL_CARD.md from the checkpoint's training state, the corpus
 sources and a HumanEval-infilling report (bench/humaneval_infill.py --json).
 
     python -m training.release --run runs/dg-tiny --report runs/dg-tiny/humaneval.json
@@ -15,10 +15,9 @@ import platform
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
 
 from engine.textonly import TextOnlyDiffusionGemma
-from training.train import BUDGET, CANVAS, DEFAULT_SHAPE, PACKAGED, export, model_config, shipped_weights
+from training.train import BUDGET, CANVAS, PACKAGED, export
 
 
 def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int) -> str:
@@ -44,8 +43,8 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         "## Training",
         "- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
         "canvases per encoder pass, next-token loss on the encoder pass, two-pass self-conditioning; AdamW, "
-        "bf16 autocast; the EMA of the weights ships once it has averaged over 2,000 steps, the live weights "
-        "before).",
+        "bf16 autocast, the learning rate decayed over the last 30% of each session's run; the live weights or "
+        "their EMA ship, whichever has the lower held-out infill loss).",
         f"- Steps {state['step']:,}; tokens processed {state['tokens']:,} (of which supervised "
         f"{state['supervised']:,}); training time {state['seconds'] / 3600:.2f} h on "
         f"{platform.machine()} CPU, 2 cores, shared with development work.",
@@ -86,16 +85,15 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     args = ap.parse_args()
 
-    saved = torch.load(args.run / "ckpt.pt", map_location="cpu", weights_only=False)
-    tok_path = args.run / "tokenizer.json"
-    model = TextOnlyDiffusionGemma(model_config(Tokenizer.from_file(str(tok_path)),
-                                                saved["state"].get("shape", DEFAULT_SHAPE)))
-    export(model, shipped_weights(saved), tok_path, PACKAGED, saved["state"], dtype=torch.bfloat16)
+    source = args.run / "export"
+    model = TextOnlyDiffusionGemma.from_pretrained(source, dtype=torch.float32)
+    state = json.loads((source / "dg.json").read_text())["training"]
+    export(model, model.state_dict(), source / "tokenizer.json", PACKAGED, state, dtype=torch.bfloat16)
     report = json.loads(args.report.read_text())
     config = json.loads((PACKAGED / "config.json").read_text())
     n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     sources = json.loads((args.corpus / "sources.json").read_text())
-    (PACKAGED / "MODEL_CARD.md").write_text(card(saved["state"], sources, report, report.get("heldout"), config,
+    (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config,
                                                  n_params))
     print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
 

@@ -247,10 +247,16 @@ def evaluate(model, val, autocast):
     return report
 
 
-def shipped_weights(saved: dict) -> dict:
-    """The EMA once it has averaged over a few horizons; before that it lags the live weights."""
-    ready = saved["state"]["step"] > EMA_START + 2 / (1 - EMA_DECAY)
-    return saved["ema"] if ready else saved["model"]
+def shipped_weights(model, ema: dict, val, autocast) -> dict:
+    """The live weights or their EMA, whichever has the lower held-out infill loss (a cooled-down run
+    usually beats its EMA; a run at full learning rate usually does not)."""
+    live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    live_loss = evaluate(model, val, autocast)["infill@1.0"]["diff"]
+    model.load_state_dict(ema)
+    ema_loss = evaluate(model, val, autocast)["infill@1.0"]["diff"]
+    model.load_state_dict(live)
+    print(json.dumps(dict(ship="ema" if ema_loss < live_loss else "live", live=live_loss, ema=ema_loss)), flush=True)
+    return ema if ema_loss < live_loss else live
 
 
 def export(model, weights: dict, tokenizer_path: Path, out: Path, state: dict, dtype: torch.dtype = torch.float32):
@@ -273,6 +279,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     ap.add_argument("--out", type=Path, default=Path("runs/dg-tiny"))
     ap.add_argument("--minutes", type=float, default=1e9, help="stop after this much training time")
+    ap.add_argument("--cooldown", type=float, default=0.3,
+                    help="share of --minutes at the end over which the learning rate decays linearly to 5%%")
     ap.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
     ap.add_argument("--eval-every", type=int, default=250, help="steps between held-out evaluations")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -326,8 +334,7 @@ def main() -> None:
         tmp = ckpt.with_suffix(".tmp")
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), ema=ema, state=state), tmp)
         tmp.replace(ckpt)
-        export(model, shipped_weights(dict(model=model.state_dict(), ema=ema, state=state)), tok_path,
-               args.out / "export", state)
+        export(model, shipped_weights(model, ema, val, autocast), tok_path, args.out / "export", state)
 
     stop = []  # SIGINT/SIGTERM end the run after the current step, with a checkpoint
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -343,7 +350,8 @@ def main() -> None:
         batch = collate([train.draw() for _ in range(CONTEXTS_PER_BATCH)], rng, train.pad,
                         config.text_config.vocab_size)
         batch = {k: v.to(args.device) for k, v in batch.items()}
-        lr = LR * min(1.0, (state["step"] - warmup_from + 1) / WARMUP)
+        lr = LR * min(1.0, (state["step"] - warmup_from + 1) / WARMUP,
+                      max(0.05, (args.minutes * 60 - (time.time() - start)) / (args.cooldown * args.minutes * 60)))
         for g in opt.param_groups:
             g["lr"] = lr
         with autocast():

@@ -134,3 +134,50 @@ def test_the_same_request_gets_the_same_completion(engine):
     rows = rows_for(engine, [(PREFIX, SUFFIX)])
     first, second = (denoise(engine.lm, rows, SamplerSettings(max_steps=6))[0] for _ in range(2))
     assert (first.middle_ids, first.token_confidences) == (second.middle_ids, second.token_confidences)
+
+
+def test_the_fast_step_keeps_diffusiongemmas_rules():
+    """Acceptance, entropies and the temperature schedule agree with transformers' own classes."""
+    from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+        EntropyBoundSampler,
+        EntropyBoundSamplerConfig,
+        LinearTemperatureScheduleLogitsProcessor,
+        StableAndConfidentStoppingCriteria,
+    )
+
+    from engine.denoise import entropy_bound_accept, predict_gap
+
+    torch.manual_seed(0)
+    settings = SamplerSettings(max_steps=12, t_min=0.1, t_max=0.7, entropy_bound=0.5)
+    stock_temperature = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, settings.max_steps)
+    for cur_step in (12, 7, 1):
+        # Peaked and flat rows, so some positions are accepted and some are not.
+        logits = torch.randn(3, 20, 64) * torch.tensor([1.0, 8.0, 30.0])[:, None, None]
+        processed = stock_temperature(None, logits, cur_step)
+        pred = predict_gap(logits, settings.temperature(cur_step), torch.rand(3, 20))
+        want = torch.distributions.Categorical(logits=processed).entropy()
+        torch.testing.assert_close(pred.entropy, want, atol=1e-4, rtol=1e-4)
+        assert torch.equal(pred.argmax, processed.argmax(-1))
+
+        stock = EntropyBoundSampler(EntropyBoundSamplerConfig(entropy_bound=0.5), 20, 64, settings.max_steps)
+        stock.accept_canvas(torch.zeros(3, 20, dtype=torch.long), pred.draw, processed, cur_step)
+        assert torch.equal(entropy_bound_accept(pred.entropy, 0.5), stock.accepted_token_mask)
+
+        stop = StableAndConfidentStoppingCriteria(stability_threshold=0, confidence_threshold=1.0)
+        assert torch.equal(stop(pred.argmax, processed), pred.entropy.mean(-1) < 1.0)
+
+
+def test_draws_follow_the_tempered_distribution():
+    from engine.denoise import predict_gap
+
+    logits = torch.log(torch.tensor([0.1, 0.2, 0.3, 0.4])).repeat(20000, 1)[None]
+    draws = predict_gap(logits, 1.0, torch.rand(1, 20000)).draw
+    shares = torch.bincount(draws.flatten(), minlength=4) / 20000
+    torch.testing.assert_close(shares, torch.tensor([0.1, 0.2, 0.3, 0.4]), atol=0.015, rtol=0)
+
+
+def test_a_row_gets_the_same_completion_alone_or_in_a_batch(engine):
+    alone = denoise(engine.lm, rows_for(engine, [(PREFIX, SUFFIX)]), SamplerSettings(max_steps=6))[0]
+    together = denoise(engine.lm, rows_for(engine, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
+                       SamplerSettings(max_steps=6))[1]
+    assert alone.middle_ids == together.middle_ids
