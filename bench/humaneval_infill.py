@@ -10,11 +10,14 @@ shown, for a range of mean-confidence thresholds.
     python -m bench.humaneval_infill --split single --sample 200
     python -m bench.humaneval_infill --model path/to/model --split single,multi,span
     python -m bench.humaneval_infill --split heldout --sample 500
+    python -m bench.humaneval_infill --split heldout --max-steps 8 --entropy-bound 1.0   # sampler trials
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import gzip
 import json
 import platform
@@ -94,6 +97,10 @@ def exact(a: str, b: str) -> bool:
     return a.strip() == b.strip()
 
 
+def edit_similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.strip(), b.strip()).ratio()
+
+
 def gate_table(rows: list[tuple[p.InfillResult | None, bool]]) -> list[dict]:
     """Share shown and correctness among shown, gating on the mean or on the minimum token confidence."""
     out = []
@@ -116,14 +123,19 @@ def main() -> None:
     ap.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     ap.add_argument("--json", type=Path, help="also write the report here")
+    ap.add_argument("--max-steps", type=int, help="override the model's denoising step cap")
+    ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
     args = ap.parse_args()
 
     from engine.engine import Engine
 
     t0 = time.time()
     engine = Engine(args.model)
+    overrides = {"max_steps": args.max_steps, "entropy_bound": args.entropy_bound}
+    engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
     print(f"model {args.model} on {engine.lm.device} ({engine.lm.dtype}), loaded in {time.time() - t0:.1f}s; "
+          f"sampler {engine.sampler}; "
           f"machine: {platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cores",
           file=sys.stderr)
     report = {}
@@ -148,6 +160,8 @@ def main() -> None:
             tokens_per_forward=round(sum(r.tokens_per_forward for r in results if r) / len(tasks), 3),
             ms_per_task=round(1000 * engine_s / len(tasks), 1),
             ended=round(sum(bool(r and r.ended) for r in results) / len(tasks), 3),
+            edit_similarity=round(sum(edit_similarity(t, task["canonical_solution"])
+                                      for t, task in zip(texts, tasks)) / len(tasks), 4),
         )
         if split == "heldout":
             row["gate"] = gate_table([(r, exact(t, task["canonical_solution"]))

@@ -1,12 +1,6 @@
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-HARNESS = Path(__file__).resolve().parents[2] / "bench" / "humaneval_infill.py"
-spec = importlib.util.spec_from_file_location("humaneval_infill", HARNESS)
-harness = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(harness)
+from bench import humaneval_infill as harness
 
 needs_data = pytest.mark.skipif(not harness.EVAL_DIR.exists(),
                                 reason=f"no HumanEval-infilling data at {harness.EVAL_DIR}")

@@ -1,0 +1,97 @@
+"""The training recipe on the real packaged model and tokenizer: example layout, loss weights, a step."""
+
+import json
+import random
+
+import pytest
+import torch
+from tokenizers import Tokenizer
+
+from engine.canvas import EOI, PAD
+from engine.textonly import TextOnlyDiffusionGemma
+from training import train
+
+SOURCE = '''import os
+
+
+def walk(root):
+    """Yield every file under root."""
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            yield os.path.join(dirpath, name)
+
+
+def count(root):
+    total = 0
+    for _ in walk(root):
+        total += 1
+    return total
+
+
+class Tree:
+    def __init__(self, root):
+        self.root = root
+
+    def size(self):
+        return count(self.root)
+'''
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus") / "train.jsonl"
+    corpus.write_text("\n".join(json.dumps({"text": SOURCE * k}) for k in (1, 2, 3)))
+    tokenizer = Tokenizer.from_file(str(train.PACKAGED / "tokenizer.json"))
+    return train.Examples(corpus, tokenizer, seed=0)
+
+
+def test_infill_examples_hold_the_middle_then_eoi_then_filler(examples):
+    for _ in range(20):
+        layout, canvas, kind = examples.draw("infill")
+        gap = canvas[layout.gap_start : layout.gap_stop]
+        end = gap.index(examples.eoi)
+        assert end > 0 and all(t == examples.pad for t in gap[end + 1 :])
+        assert canvas[: layout.gap_start] == layout.left_flank and canvas[layout.gap_stop :] == layout.right_flank
+
+
+def test_loss_weights_skip_flanks_and_discount_filler_and_intact_positions(examples):
+    batch_examples = [examples.draw("infill") for _ in range(4)] + [examples.draw("window") for _ in range(4)]
+    batch = train.collate(batch_examples, random.Random(0), examples.pad, 8192)
+    k = train.CANVASES_PER_CONTEXT
+    for row, (layout, canvas, kind) in enumerate(batch_examples):
+        for j in range(k):
+            w = batch["weight"][row * k + j].tolist()
+            noised = (batch["noisy"][row * k + j] != batch["clean"][row * k + j]).tolist()
+            for i, token in enumerate(canvas):
+                if kind == "window":
+                    want = 1.0 if noised[i] else train.CLEAN_WEIGHT
+                elif not layout.gap_start <= i < layout.gap_stop:
+                    want = 0.0
+                else:
+                    want = (1.0 if noised[i] else train.CLEAN_WEIGHT) * (train.PAD_WEIGHT if token == examples.pad
+                                                                            else 1.0)
+                assert w[i] == pytest.approx(want)
+
+
+def test_a_training_step_lowers_the_loss_on_its_batch(examples):
+    torch.manual_seed(0)
+    model = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
+    batch = train.collate([examples.draw() for _ in range(4)], random.Random(1), examples.pad,
+                          model.config.text_config.vocab_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    with torch.no_grad():
+        _, parts = train.forward_losses(model, batch, self_condition=True)
+    assert all(torch.isfinite(torch.tensor(v)) for v in parts.values())
+    before, _ = train.forward_losses(model, batch, self_condition=False)
+    before.backward()
+    opt.step()
+    with torch.no_grad():
+        after, _ = train.forward_losses(model, batch, self_condition=False)
+        again, _ = train.forward_losses(model, batch, self_condition=False)
+    assert after.item() < before.item()
+    assert after.item() == pytest.approx(again.item())
+
+
+def test_the_specials_the_canvas_needs_are_in_the_tokenizer():
+    tokenizer = Tokenizer.from_file(str(train.PACKAGED / "tokenizer.json"))
+    assert tokenizer.token_to_id(EOI) is not None and tokenizer.token_to_id(PAD) is not None
