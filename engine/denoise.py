@@ -10,7 +10,8 @@ against transformers' classes. On a small model most of a step is vocabulary-wid
 done once per step and only over gap positions: one softmax at the step's temperature gives the
 draw (inverse CDF: one uniform per position), the entropies that both acceptance and stopping
 read, and the argmax. Flanks are never drawn or renoised, so they hold exactly the given tokens
-throughout. A row leaves the batch when it stops, so the forward passes shrink as rows finish.
+throughout. The stop judges the completion the row would return: slots after the middle's <eoi>
+are cut from it, so they count as settled, as flanks do. A row leaves the batch when it stops, so the forward passes shrink as rows finish.
 Each row draws its noise from its own generator seeded by its content: the same request gets
 the same completion whichever requests share its batch.
 """
@@ -89,6 +90,14 @@ def entropy_bound_accept(entropy: torch.Tensor, bound: float) -> torch.Tensor:
     ordered, order = torch.sort(entropy, dim=-1)
     chosen = torch.cumsum(ordered, dim=-1) - ordered <= bound
     return torch.zeros_like(chosen).scatter_(-1, order, chosen)
+
+
+def after_middle(argmax: torch.Tensor, eoi_id: int | None) -> torch.Tensor:
+    """Gap slots after the first <eoi> of each row (none for a checkpoint without the token)."""
+    if eoi_id is None:
+        return torch.zeros_like(argmax, dtype=torch.bool)
+    ends = (argmax == eoi_id).int()
+    return (ends.cumsum(-1) - ends) > 0
 
 
 def softcapped_logits(model, hidden: torch.Tensor) -> torch.Tensor:
@@ -182,8 +191,6 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         sc_logits = softcapped_logits(model, hidden)
         gap_logits = sc_logits.gather(1, g_index[..., None].expand(-1, -1, vocab))
         pred = predict_gap(gap_logits, settings.temperature(cur_step), noise.uniforms(active, gap_width))
-        # A slot past a row's gap looks certain to the stop and is accepted last, as a flank is.
-        entropy = pred.entropy.masked_fill(~g_valid, 0.0)
         accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), settings.entropy_bound)
         renoised = torch.where(accepted, pred.draw, noise.tokens(active, gap_width, vocab))
         argmax = pred.argmax.masked_fill(~g_valid, 0)
@@ -193,10 +200,14 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         if on_step is not None:
             on_step(canvas.clone())
 
-        stable = (history[:, idx] == argmax).all(-1).all(0)
+        # The stop judges what the completion will be: slots past a row's gap, and slots after the
+        # middle's <eoi> (cut from the completion), count as settled, as flanks do.
+        settled = ~g_valid | after_middle(argmax, lm.eoi_id)
+        judged = argmax.masked_fill(settled, lm.pad_id)
+        stable = (history[:, idx] == judged).all(-1).all(0)
         if settings.stability_threshold:
-            history[:, idx] = torch.cat([history[1:, idx], argmax[None]])
-        confident = entropy.sum(-1) / width < settings.confidence_threshold
+            history[:, idx] = torch.cat([history[1:, idx], judged[None]])
+        confident = pred.entropy.masked_fill(settled, 0.0).sum(-1) / width < settings.confidence_threshold
         done = (stable & confident).tolist()
         if cur_step == 1:
             done = [True] * len(active)

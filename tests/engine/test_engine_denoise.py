@@ -181,3 +181,16 @@ def test_a_row_gets_the_same_completion_alone_or_in_a_batch(engine):
     together = denoise(engine.lm, rows_for(engine, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
                        SamplerSettings(max_steps=6))[1]
     assert alone.middle_ids == together.middle_ids
+
+
+def test_slots_after_the_first_eoi_count_as_settled():
+    from engine.denoise import after_middle
+
+    eoi = 1
+    argmax = torch.tensor([[5, 6, eoi, 7, eoi, 0], [5, 6, 7, 8, 9, 0], [eoi, 3, 3, 3, 3, 3]])
+    assert after_middle(argmax, eoi).tolist() == [
+        [False, False, False, True, True, True],
+        [False] * 6,
+        [False, True, True, True, True, True],
+    ]
+    assert not after_middle(argmax, None).any()
