@@ -30,6 +30,16 @@ class Budget:
     def from_dict(cls, d: dict) -> Budget:
         return cls(**{k: int(v) for k, v in d.items() if k in cls.__dataclass_fields__})
 
+    def for_canvas(self, canvas_length: int, largest: int) -> Budget:
+        """The largest canvas gets the full flank budget. A smaller one keeps more than half of itself
+        for the gap, its flanks split in the same proportion; context a flank gives up goes to the encoder."""
+        flanks = self.left_flank + self.right_flank
+        if canvas_length >= largest or flanks == 0:
+            return self
+        total = min(flanks, (canvas_length - 1) // 2)
+        left = total * self.left_flank // flanks
+        return replace(self, left_flank=left, right_flank=total - left)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -97,6 +107,19 @@ def build_layout(
     budget: Budget,
 ) -> Layout:
     return fit(split_context(encode, sep_id, prefix, suffix, budget), canvas_length)
+
+
+def layout_for(encode: Callable[[str], list[int]], sep_id: int, prefix: str, suffix: str, gap_tokens: int,
+               canvases: Sequence[int], budget: Budget) -> Layout:
+    """The smallest trained canvas whose gap holds `gap_tokens` plus <eoi>; past the largest, the
+    canvas grows in steps of 32 tokens with the largest's flanks."""
+    largest = max(canvases)
+    for canvas in sorted(canvases):
+        context = split_context(encode, sep_id, prefix, suffix, budget.for_canvas(canvas, largest))
+        if len(context.left_flank) + len(context.right_flank) + gap_tokens + 1 <= canvas:
+            return fit(context, canvas)
+    need = len(context.left_flank) + len(context.right_flank) + gap_tokens + 1
+    return fit(context, 32 * -(-need // 32))
 
 
 def gap_target(middle_ids: Sequence[int], gap_length: int, eoi_id: int, pad_id: int) -> list[int]:

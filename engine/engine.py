@@ -5,14 +5,13 @@ Used by the daemon (one per process) and in-process by the batch CLI's `--in-pro
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import protocol as p
-from engine.canvas import fit, split_context
+from engine.canvas import Layout, fit, layout_for, split_context
 from engine.denoise import Row, SamplerSettings, denoise
 from engine.kvcache import PrefixCache, encode_context
 from engine.model import load
@@ -59,24 +58,24 @@ class Engine:
         self.run([Job(p.InfillRequest(id="warm-up", prefix=WARM_UP_PREFIX, suffix=WARM_UP_SUFFIX, max_tokens=16))],
                  record=False)
 
-    def canvas_lengths(self, layout_flanks: int, max_tokens: int) -> list[int]:
-        """Canvas sizes to try: one when the model marks the middle's end, else a ranked few."""
-        if self.lm.eoi_id is not None:
-            need = layout_flanks + max_tokens + 1
-            return [max(self.lm.canvas, 32 * math.ceil(need / 32))]
-        gaps = sorted({max(4, max_tokens // 4), max(4, max_tokens // 2), max_tokens})
-        return [layout_flanks + g for g in gaps]
+    def layouts(self, req: p.InfillRequest) -> list[Layout]:
+        """One layout when the model marks the middle's end, else a few gap lengths to rank."""
+        lm = self.lm
+        if lm.eoi_id is not None:
+            return [layout_for(lm.encode, lm.sep_id, req.prefix, req.suffix, req.max_tokens, lm.canvases, lm.budget)]
+        context = split_context(lm.encode, lm.sep_id, req.prefix, req.suffix, lm.budget)
+        gaps = sorted({max(4, req.max_tokens // 4), max(4, req.max_tokens // 2), req.max_tokens})
+        return [fit(context, len(context.left_flank) + len(context.right_flank) + g) for g in gaps]
 
     def run(self, jobs: list[Job], record: bool = True) -> list[p.InfillResult | None]:
         """Fill every job's gap in shared forward passes; None for jobs dropped on the way."""
         lm = self.lm
         rows, owners, reused = [], [], {}
         for j, job in enumerate(jobs):
-            req = job.request
-            context = split_context(lm.encode, lm.sep_id, req.prefix, req.suffix, lm.budget)
-            cache, reused[j] = encode_context(lm.model, context.encoder_ids, self.store)
-            for canvas in self.canvas_lengths(len(context.left_flank) + len(context.right_flank), req.max_tokens):
-                rows.append(Row(fit(context, canvas), cache, job.alive))
+            layouts = self.layouts(job.request)
+            cache, reused[j] = encode_context(lm.model, layouts[0].encoder_ids, self.store)
+            for layout in layouts:
+                rows.append(Row(layout, cache, job.alive))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)

@@ -52,7 +52,7 @@ class LoadedModel:
     path: Path
     device: torch.device
     budget: Budget
-    canvas: int
+    canvases: tuple[int, ...]  # canvas lengths the model was trained on
     sampler: SamplerSettings
     sep_id: int
     eoi_id: int | None  # None: the checkpoint has no end-of-infill token; rank several gap lengths
@@ -129,6 +129,6 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
         model = model.to(torch.bfloat16 if dev.type != "cpu" else cpu_dtype())
     sep, eoi, pad = special_ids(tokenizer, model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
-                       budget=budget, canvas=int(extra.get("canvas", model.config.canvas_length)),
+                       budget=budget, canvases=tuple(extra.get("canvases", [model.config.canvas_length])),
                        sampler=sampler_settings(model.generation_config), sep_id=sep,
                        eoi_id=eoi, pad_id=pad)

@@ -33,7 +33,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     EntropyBoundSamplerConfig,
 )
 
-from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target
+from engine.canvas import EOI, PAD, SEP, Budget, build_layout, fit, gap_target, split_context
 from engine.model import DENSE_EXPERTS_MAX
 from engine.textonly import TextOnlyDiffusionGemma
 
@@ -67,6 +67,10 @@ SHAPES = {
 DEFAULT_SHAPE = "h256-l4-e4"
 BUDGET = Budget(encoder_suffix=48, encoder_prefix=192, left_flank=16, right_flank=16)
 CANVAS = 64
+# Canvas sizes the model is trained on and the engine may use: a one-line middle fits a 32-token
+# canvas, whose denoising step costs about two thirds of a 64-token one on this CPU.
+CANVASES = (32, CANVAS)
+SHORT_CANVAS_SHARE = 0.5  # of one-line infill examples, when the middle and flanks fit
 CONTEXTS_PER_BATCH = 8
 CANVASES_PER_CONTEXT = 2
 WINDOW_SHARE = 0.4  # the rest are infill examples
@@ -129,11 +133,17 @@ class Examples:
             n = 1 if kind == "line" else self.rng.randint(2, 6)
             a = starts[i]
             b = starts[i + n] if i + n < len(starts) else len(text)
-        layout = build_layout(self.encode, self.sep, text[max(0, a - 4000) : a], text[b : b + 2000], CANVAS, BUDGET)
-        middle = self.encode(text[a:b])
-        if len(middle) >= layout.gap_length or not text[a:b].strip():
+        if not text[a:b].strip():
             return None
-        return layout, layout.canvas(gap_target(middle, layout.gap_length, self.eoi, self.pad)), "infill"
+        middle = self.encode(text[a:b])
+        short = kind == "line" and self.rng.random() < SHORT_CANVAS_SHARE
+        for canvas in (CANVASES[0], CANVAS) if short else (CANVAS,):
+            context = split_context(self.encode, self.sep, text[max(0, a - 4000) : a], text[b : b + 2000],
+                                    BUDGET.for_canvas(canvas, CANVAS))
+            if len(context.left_flank) + len(context.right_flank) + len(middle) < canvas:
+                layout = fit(context, canvas)
+                return layout, layout.canvas(gap_target(middle, layout.gap_length, self.eoi, self.pad)), "infill"
+        return None
 
     def draw(self, kind: str | None = None):
         while True:
@@ -167,28 +177,33 @@ def position_weight(layout, kind: str, i: int, token: int, noised: bool, pad_id:
 
 
 def collate(examples, rng: random.Random, pad_id: int, vocab: int, levels=None):
-    """Left-pad encoders, draw CANVASES_PER_CONTEXT noisy canvases per context."""
+    """Left-pad encoders, right-pad canvases, draw CANVASES_PER_CONTEXT noisy canvases per context."""
     k = CANVASES_PER_CONTEXT
+    width = max(len(canvas) for _, canvas, _ in examples)
     enc_len = max(len(layout.encoder_ids) for layout, _, _ in examples)
     enc_ids = torch.full((len(examples), enc_len), pad_id, dtype=torch.long)
     enc_mask = torch.zeros((len(examples), enc_len), dtype=torch.bool)
-    clean, noisy, weight = [], [], []
+    clean, noisy, weight, in_canvas = [], [], [], []
     for row, (layout, canvas, kind) in enumerate(examples):
+        fill = width - len(canvas)
         e = layout.encoder_ids
         enc_ids[row, enc_len - len(e) :] = torch.tensor(e)
         enc_mask[row, enc_len - len(e) :] = True
         for j in range(k):
             level = levels[row * k + j] if levels else rng.uniform(0.02, 1.0)
             mask = noise_mask(rng, layout, kind, level)
-            noisy.append([rng.randrange(vocab) if m else t for t, m in zip(canvas, mask)])
-            clean.append(canvas)
-            weight.append([position_weight(layout, kind, i, t, m, pad_id) for i, (t, m) in enumerate(zip(canvas, mask))])
+            noisy.append([rng.randrange(vocab) if m else t for t, m in zip(canvas, mask)] + [pad_id] * fill)
+            clean.append(canvas + [pad_id] * fill)
+            weight.append([position_weight(layout, kind, i, t, m, pad_id) for i, (t, m) in enumerate(zip(canvas, mask))]
+                          + [0.0] * fill)
+            in_canvas.append([True] * len(canvas) + [False] * fill)
     return dict(
         enc_ids=enc_ids,
         enc_mask=enc_mask,
         clean=torch.tensor(clean),
         noisy=torch.tensor(noisy),
         weight=torch.tensor(weight),
+        in_canvas=torch.tensor(in_canvas),
     )
 
 
@@ -210,7 +225,7 @@ def forward_losses(model, batch, self_condition: bool):
 
     cache.batch_repeat_interleave(k)
     canvas_len = batch["noisy"].shape[1]
-    dec_mask = F.pad(batch["enc_mask"].repeat_interleave(k, 0), (0, canvas_len), value=True)
+    dec_mask = torch.cat([batch["enc_mask"].repeat_interleave(k, 0), batch["in_canvas"]], dim=1)
     positions = torch.arange(enc_len, enc_len + canvas_len).unsqueeze(0)
     kwargs = dict(decoder_input_ids=batch["noisy"], past_key_values=cache, decoder_attention_mask=dec_mask,
                   decoder_position_ids=positions)
@@ -278,7 +293,7 @@ def export(model, weights: dict, tokenizer_path: Path, out: Path, state: dict, d
     model.to(torch.float32).load_state_dict(live)
     (out / "tokenizer.json").write_bytes(tokenizer_path.read_bytes())
     # The training counters travel with the weights, so a later session continues the count.
-    (out / "dg.json").write_text(json.dumps({"name": "dg-tiny", "budget": asdict(BUDGET), "canvas": CANVAS,
+    (out / "dg.json").write_text(json.dumps({"name": "dg-tiny", "budget": asdict(BUDGET), "canvases": list(CANVASES),
                                              "training": state}, indent=1))
 
 

@@ -57,3 +57,31 @@ def test_gap_target_round_trips(middle, gap):
 
 def test_a_gap_without_end_marker_reports_it():
     assert middle_from_gap([5, 6, 0, 7], eoi_id=1, pad_id=0) == ([5, 6, 7], False)
+
+
+def _words(text):
+    return [ord(c) for c in text]  # one token per character keeps the arithmetic visible
+
+
+def test_a_short_middle_gets_the_small_canvas_with_proportional_flanks():
+    from engine.canvas import layout_for
+
+    budget = Budget(encoder_suffix=48, encoder_prefix=192, left_flank=16, right_flank=16)
+    prefix, suffix = "x" * 100 + "\n" + "abcdefghijkl", "mnopqrstuvwxyz" + "y" * 100
+    layout = layout_for(_words, 0, prefix, suffix, 16, (32, 64), budget)
+    assert layout.canvas_length == 32
+    assert layout.left_flank == _words("fghijkl") and layout.right_flank == _words("mnopqrst")
+    # What left the flanks is still context: the encoder holds it.
+    assert layout.encoder_ids[-5:] == _words("abcde") and layout.encoder_ids[:6] == _words("uvwxyz")
+    assert layout.gap_length >= 17
+
+
+def test_a_long_gap_gets_the_largest_canvas_or_a_grown_one():
+    from engine.canvas import layout_for
+
+    budget = Budget(encoder_suffix=48, encoder_prefix=192, left_flank=16, right_flank=16)
+    prefix, suffix = "x" * 100 + "\n" + "a" * 20, "b" * 100
+    assert layout_for(_words, 0, prefix, suffix, 24, (32, 64), budget).canvas_length == 64
+    grown = layout_for(_words, 0, prefix, suffix, 100, (32, 64), budget)
+    assert grown.canvas_length == 160 and len(grown.left_flank) == 16 and grown.gap_length >= 101
+    assert layout_for(_words, 0, prefix, suffix, 16, (64,), budget).canvas_length == 64

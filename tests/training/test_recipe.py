@@ -46,12 +46,15 @@ def examples(tmp_path_factory):
 
 
 def test_infill_examples_hold_the_middle_then_eoi_then_filler(examples):
-    for _ in range(20):
+    sizes = set()
+    for _ in range(60):
         layout, canvas, kind = examples.draw("infill")
+        sizes.add(len(canvas))
         gap = canvas[layout.gap_start : layout.gap_stop]
         end = gap.index(examples.eoi)
         assert end > 0 and all(t == examples.pad for t in gap[end + 1 :])
         assert canvas[: layout.gap_start] == layout.left_flank and canvas[layout.gap_stop :] == layout.right_flank
+    assert sizes == set(train.CANVASES)
 
 
 def test_loss_weights_skip_flanks_and_discount_filler_and_intact_positions(examples):
