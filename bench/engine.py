@@ -53,10 +53,11 @@ def pct(values: list[float], q: float) -> float:
 def bench_diffusion(engine: Engine, gap: int, warm: bool, concurrent: int, runs: int) -> dict:
     ctx = contexts(runs * concurrent, seed=gap)
     latencies, steps, tpf = [], [], []
-    step_ms = []
+    step_ms, canvases = [], []
     for r in range(runs):
         batch = ctx[r * concurrent : (r + 1) * concurrent]
         jobs = [Job(p.InfillRequest(id=str(i), prefix=a, suffix=b, max_tokens=gap)) for i, (a, b) in enumerate(batch)]
+        canvases += [engine.layouts(job.request)[0].canvas_length for job in jobs]
         if warm:
             engine.run(jobs, record=False)  # the contexts are now cached; time the repeat
         else:
@@ -73,7 +74,7 @@ def bench_diffusion(engine: Engine, gap: int, warm: bool, concurrent: int, runs:
         d_s, d_n = engine.stats.step_seconds - before[0], engine.stats.batch_steps - before[1]
         step_ms.append(1000 * d_s / max(1, d_n))
     return dict(p50=pct(latencies, 0.5), p95=pct(latencies, 0.95), steps=statistics.mean(steps),
-                tpf=statistics.mean(tpf), ms_step=statistics.median(step_ms))
+                tpf=statistics.mean(tpf), ms_step=statistics.median(step_ms), canvas=statistics.median(canvases))
 
 
 def causal_twin(engine: Engine):
@@ -118,7 +119,8 @@ def main() -> None:
           f"{torch.get_num_threads()} threads")
     print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}); context up to {context_tokens} "
           f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
-    head = (f"{'gap':>4} {'cache':>5} {'req':>3} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} {'tok/fwd':>7} "
+    head = (f"{'gap':>4} {'cache':>5} {'req':>3} {'canvas':>6} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} "
+            f"{'tok/fwd':>7} "
             f"{'ms/step':>7} | {'AR p50':>7} {'AR p95':>7} | {'AR/diff p50':>11}")
     print(head)
     print("-" * len(head))
@@ -127,7 +129,8 @@ def main() -> None:
             ar = bench_autoregressive(twin, context_tokens, gap, concurrent, max(3, args.runs // 3))
             for warm in (False, True):
                 d = bench_diffusion(engine, gap, warm, concurrent, args.runs)
-                print(f"{gap:>4} {'warm' if warm else 'cold':>5} {concurrent:>3} | {d['p50']:>7.1f} {d['p95']:>7.1f} "
+                print(f"{gap:>4} {'warm' if warm else 'cold':>5} {concurrent:>3} {d['canvas']:>6.0f} | "
+                      f"{d['p50']:>7.1f} {d['p95']:>7.1f} "
                       f"{d['steps']:>5.1f} {d['tpf']:>7.2f} {d['ms_step']:>7.1f} | {ar['p50']:>7.1f} {ar['p95']:>7.1f} "
                       f"| {ar['p50'] / d['p50']:>10.2f}x", flush=True)
     status = engine.status()

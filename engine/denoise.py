@@ -11,9 +11,10 @@ done once per step and only over gap positions: one softmax at the step's temper
 draw (inverse CDF: one uniform per position), the entropies that both acceptance and stopping
 read, and the argmax. Flanks are never drawn or renoised, so they hold exactly the given tokens
 throughout. The stop judges the completion the row would return: slots after the middle's <eoi>
-are cut from it, so they count as settled, as flanks do. A row leaves the batch when it stops, so the forward passes shrink as rows finish.
-Each row draws its noise from its own generator seeded by its content: the same request gets
-the same completion whichever requests share its batch.
+are cut from it, so they count as settled, as flanks do. A row leaves the batch when it stops,
+so the forward passes shrink as rows finish. Each row draws its noise from its own generator
+seeded by its content: the same request gets the same completion whichever requests share its
+batch.
 """
 
 from __future__ import annotations
