@@ -17,10 +17,28 @@ from pathlib import Path
 import torch
 
 from engine.textonly import TextOnlyDiffusionGemma
-from training.train import BUDGET, CANVAS, PACKAGED, export
+from training.train import BUDGET, CANVASES, PACKAGED, export
 
 
-def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int) -> str:
+def curve(log: list[dict]) -> list[str]:
+    """The held-out losses the run logged, about ten rows from first to last."""
+    rows = log[:: max(1, len(log) // 10)] + log[-1:] if log else []
+    out = ["", "## Training curve", "Held-out losses logged by `training/train.py` (nats per token; the infill loss is "
+           "taken at full noise, the first inference step). From step 1,800 (session 2) filler after `<eoi>` counts "
+           "0.1 in the infill loss, which raises that column, and one-line examples may use a 32-token canvas, which "
+           "changed the held-out batches.", "",
+           "| step | tokens | next-token loss | infill loss | window loss (50% noise) |", "|---|---|---|---|---|"]
+    seen = set()
+    for r in rows:
+        if r["step"] not in seen:
+            seen.add(r["step"])
+            out.append(f"| {r['step']:,} | {r['tokens']:,} | {r['val']['infill@1.0']['enc']} | "
+                       f"{r['val']['infill@1.0']['diff']} | {r['val']['window@0.5']['diff']} |")
+    return out
+
+
+def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int,
+         log: list[dict]) -> str:
     text = config["text_config"]
     lines = [
         "# dg-tiny",
@@ -37,8 +55,9 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         "(byte-level BPE trained on the corpus, digits split, specials `<pad> <eoi> <bos> <sep>`).",
         "- Encoder and decoder share every weight (DiffusionGemma); no vision tower is built.",
         f"- Canvas layout (`engine/canvas.py`): encoder `[far suffix <= {BUDGET.encoder_suffix}] <sep> "
-        f"[far prefix <= {BUDGET.encoder_prefix}]`; decoder canvas of {CANVAS} tokens `[left flank <= "
-        f"{BUDGET.left_flank}][gap: middle <eoi> <pad>...][right flank <= {BUDGET.right_flank}]`.",
+        f"[far prefix <= {BUDGET.encoder_prefix}]`; decoder canvas of {' or '.join(map(str, CANVASES))} tokens "
+        f"`[left flank <= {BUDGET.left_flank}][gap: middle <eoi> <pad>...][right flank <= {BUDGET.right_flank}]` "
+        "(a smaller canvas has proportionally smaller flanks; a one-line gap gets the smallest that holds it).",
         "",
         "## Training",
         "- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
@@ -61,21 +80,23 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         "Reproduce with `python -m bench.humaneval_infill --split single,heldout --sample 200` (HumanEval-",
         "infilling, MIT, pass@1 by executing the tests; held-out single lines of the corpus for the confidence gate).",
         "",
-        "| split | tasks | pass@1 | empty floor | exact match | mean steps | tokens/forward | ms/task |",
-        "|---|---|---|---|---|---|---|---|",
+        "| split | tasks | pass@1 | empty floor | exact match | edit similarity | mean steps | tokens/forward | "
+        "ms/task |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for split, row in report.items():
         if split == "heldout":
             continue
         lines.append(f"| {split} | {row['tasks']} | {row['pass@1']:.2%} | {row['empty_floor_pass@1']:.2%} | "
-                     f"{row['exact_match']:.2%} | {row['mean_steps']} | {row['tokens_per_forward']} | "
+                     f"{row['exact_match']:.2%} | {row['edit_similarity']:.3f} | {row['mean_steps']} | "
+                     f"{row['tokens_per_forward']} | "
                      f"{row['ms_per_task']} |")
     if heldout:
         lines += ["", "Confidence gate on held-out single lines (exact match among shown vs share shown):", "",
                   "| gate on | threshold | shown | exact among shown |", "|---|---|---|---|"]
         lines += [f"| {g['by']} | {g['threshold']} | {g['shown']:.1%} | "
                   f"{'-' if g['precision'] is None else format(g['precision'], '.1%')} |" for g in heldout["gate"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + curve(log)) + "\n"
 
 
 def main() -> None:
@@ -93,8 +114,10 @@ def main() -> None:
     config = json.loads((PACKAGED / "config.json").read_text())
     n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     sources = json.loads((args.corpus / "sources.json").read_text())
+    log_path = args.run / "log.jsonl"
+    log = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
     (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config,
-                                                 n_params))
+                                                 n_params, log))
     print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
 
 
