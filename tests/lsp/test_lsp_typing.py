@@ -15,6 +15,11 @@ PLACES = [
     ("file:///work/example/sums.py",
      "def total(items):\n    result = 0\n    for item in items:\n        result += \n    return result\n",
      3, len("        result += ")),
+    # Comments take any one-line text, so today's dg-tiny answers there most often.
+    ("file:///work/example/notes.py",
+     "def mean(values):\n    # Return the\n    return sum(values) / len(values)\n", 1, len("    # Return the")),
+    ("file:///work/example/docs.py",
+     "def mean(values):\n    # This function\n    return sum(values) / len(values)\n", 1, len("    # This function")),
 ]
 
 
