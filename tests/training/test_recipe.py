@@ -98,3 +98,17 @@ def test_a_training_step_lowers_the_loss_on_its_batch(examples):
 def test_the_specials_the_canvas_needs_are_in_the_tokenizer():
     tokenizer = Tokenizer.from_file(str(train.PACKAGED / "tokenizer.json"))
     assert tokenizer.token_to_id(EOI) is not None and tokenizer.token_to_id(PAD) is not None
+
+
+def test_the_fused_loss_equals_softcap_then_cross_entropy():
+    torch.manual_seed(0)
+    logits = (torch.randn(37, 64) * 40).to(torch.bfloat16).requires_grad_()
+    targets = torch.randint(0, 64, (37,))
+    ce, argmax = train.softcapped_cross_entropy(logits, targets, 30.0)
+    capped = torch.tanh(logits.float() / 30.0) * 30.0
+    want = torch.nn.functional.cross_entropy(capped, targets, reduction="none")
+    torch.testing.assert_close(ce, want)
+    assert torch.equal(argmax, capped.argmax(-1))
+    (got_grad,) = torch.autograd.grad(ce.sum(), logits)
+    (want_grad,) = torch.autograd.grad(want.sum(), logits)
+    torch.testing.assert_close(got_grad.float(), want_grad.float(), atol=1e-4, rtol=1e-2)  # bfloat16 rounding
