@@ -7,7 +7,13 @@ The recipe in one file, nanoGPT style. What makes it learn per CPU-second:
   random span, then <eoi> and <pad> filler, loss on the gap, so the model learns where a middle ends.
 - The encoder context is short and each context carries several canvases with different noise, so
   the encoder pass is paid once; the causal encoder pass also earns a next-token loss.
-- Self-conditioning as DiffusionGemma: half the steps run a no-grad pass first and feed its logits.
+- Self-conditioning as DiffusionGemma: some steps (SELF_CONDITIONING_P) run a no-grad pass first and
+  feed its logits.
+- One-line middles also come on 32-token canvases (the engine's fast path), in padded batches.
+- The filler after <eoi> weighs little in the loss; the output head and its (compiled, fused)
+  softcap + cross-entropy run only at positions that carry loss.
+- The learning rate decays over the last part of every run, and each checkpoint exports the live
+  weights or their EMA, whichever has the lower held-out infill loss.
 
     python -m training.train --out runs/dg-tiny                 # resumes runs/dg-tiny/ckpt.pt
     python -m training.train --out runs/dg-tiny --minutes 150   # stop after a time budget
