@@ -22,6 +22,7 @@ from engine.engine import Engine, Job
 
 log = logging.getLogger("dg-engine")
 BATCH_WINDOW_S = 0.002  # how long the worker waits for company before running a lone request
+STOP_TIMEOUT_S = 30.0  # a running batch ends at its next denoising step once its requests are dropped
 
 
 class RequestFailed(Exception):
@@ -75,10 +76,15 @@ class Scheduler:
         self.thread.start()
 
     def stop(self) -> None:
+        """Drop what is queued or running and wait for the model thread to end: a process that exits
+        while that thread is still inside PyTorch can abort ("terminate called without an active
+        exception")."""
         with self.lock:
             for pend in list(self.by_id.values()):
                 self._drop(pend, p.SHUTTING_DOWN, "the engine is shutting down")
         self.queue.put(None)
+        if self.thread.is_alive():
+            self.thread.join(timeout=STOP_TIMEOUT_S)
 
     def submit(self, request: p.InfillRequest) -> asyncio.Future:
         """Queue a request; its future resolves to an InfillResult or fails with RequestFailed."""
@@ -204,4 +210,4 @@ class InProcessEngine:
         return self.scheduler.status()
 
     async def close(self) -> None:
-        self.scheduler.stop()
+        await asyncio.to_thread(self.scheduler.stop)
