@@ -155,6 +155,23 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
     attention = torch.cat([context, in_canvas], dim=1)
     positions = torch.stack([torch.arange(n, n + width) for n in lengths]).to(device)
 
+    def decoder_mask(which: list[int]):
+        """The decoder's attention masks for these rows: built when the batch changes, not every step."""
+        return model.model.decoder.create_diffusion_decoder_attention_mask(
+            config=model.config, inputs_embeds=torch.empty((len(which), width, 1), dtype=model.dtype, device=device),
+            past_key_values=cache, decoder_attention_mask=attention[torch.tensor(which, device=device)])
+
+    def narrow(keep: list[int]) -> None:
+        """Keep only the `keep` slots of the batch: their rows, cache, logits and attention masks."""
+        nonlocal active, sc_logits, mask
+        idx = torch.tensor(keep, dtype=torch.long, device=device)
+        for layer in cache.layers:
+            layer.batch_select_indices(idx)
+        if sc_logits is not None:
+            sc_logits = sc_logits[idx]
+        active = [active[slot] for slot in keep]
+        mask = decoder_mask(active) if active else None
+
     noise = RowNoise(rows, device)
     everyone = list(range(batch))
     canvas.scatter_(1, gap_index, torch.where(gap_valid, noise.tokens(everyone, gap_width, vocab),
@@ -162,6 +179,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
     history = torch.full((settings.stability_threshold, batch, gap_width), -1, dtype=torch.long, device=device)
     sc_logits = None  # raw logits of the last step: the next step's self-conditioning input
     active = everyone  # rows still denoising, in batch order
+    mask = decoder_mask(active)
     steps = [0] * batch
     out: list[Filled | None] = [None] * batch
 
@@ -177,15 +195,11 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
     for cur_step in reversed(range(1, settings.max_steps + 1)):
         keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
         if len(keep) < len(active):
-            active, cache, sc_logits = select(keep, active, cache, sc_logits)
+            narrow(keep)
         if not active:
             break
         idx = torch.tensor(active, device=device)
         current, g_index, g_valid = canvas[idx], gap_index[idx], gap_valid[idx]
-        mask = model.model.decoder.create_diffusion_decoder_attention_mask(
-            config=model.config, inputs_embeds=torch.empty(current.shape + (1,), dtype=model.dtype, device=device),
-            past_key_values=cache,
-            decoder_attention_mask=attention[idx])
         hidden = model.model.decoder(decoder_input_ids=current, past_key_values=cache, decoder_attention_mask=mask,
                                      decoder_position_ids=positions[idx],
                                      self_conditioning_logits=sc_logits).last_hidden_state
@@ -217,16 +231,5 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
                 finish(slot, i, argmax[slot])
         keep = [slot for slot, d in enumerate(done) if not d]
         if len(keep) < len(active):
-            active, cache, sc_logits = select(keep, active, cache, sc_logits)
+            narrow(keep)
     return out
-
-
-def select(keep: list[int], active: list[int], cache, sc_logits):
-    """Narrow the batch to the `keep` slots of `active`: rows, their cache and their logits."""
-    idx = torch.tensor(keep, dtype=torch.long)
-    if keep:
-        for layer in cache.layers:
-            layer.batch_select_indices(idx.to(layer.keys.device))
-    if sc_logits is not None and keep:
-        sc_logits = sc_logits[idx.to(sc_logits.device)]
-    return [active[s] for s in keep], cache, sc_logits
