@@ -39,7 +39,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
     EntropyBoundSamplerConfig,
 )
 
-from engine.canvas import EOI, PAD, SEP, Budget, build_layout, fit, gap_target, split_context
+from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target, layout_for
 from engine.model import DENSE_EXPERTS_MAX
 from engine.textonly import TextOnlyDiffusionGemma
 
@@ -146,13 +146,11 @@ class Examples:
             return None
         middle = self.encode(text[a:b])
         short = kind == "line" and self.rng.random() < SHORT_CANVAS_SHARE
-        for canvas in (CANVASES[0], CANVAS) if short else (CANVAS,):
-            context = split_context(self.encode, self.sep, text[max(0, a - 4000) : a], text[b : b + 2000],
-                                    BUDGET.for_canvas(canvas, CANVAS))
-            if len(context.left_flank) + len(context.right_flank) + len(middle) < canvas:
-                layout = fit(context, canvas)
-                return layout, layout.canvas(gap_target(middle, layout.gap_length, self.eoi, self.pad)), "infill"
-        return None
+        layout = layout_for(self.encode, self.sep, text[max(0, a - 4000) : a], text[b : b + 2000], len(middle),
+                            CANVASES if short else (CANVAS,), BUDGET)
+        if layout.canvas_length > CANVAS:
+            return None  # the engine would grow the canvas; training keeps to the trained sizes
+        return layout, layout.canvas(gap_target(middle, layout.gap_length, self.eoi, self.pad)), "infill"
 
     def draw(self, kind: str | None = None):
         while True:
