@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from engine import protocol as p
 from engine.canvas import Layout, fit, layout_for, split_context
 from engine.denoise import Row, SamplerSettings, denoise
-from engine.kvcache import PrefixCache, encode_context
+from engine.kvcache import PrefixCache, encode_contexts
 from engine.model import load
 
 WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
@@ -70,12 +70,13 @@ class Engine:
     def run(self, jobs: list[Job], record: bool = True) -> list[p.InfillResult | None]:
         """Fill every job's gap in shared forward passes; None for jobs dropped on the way."""
         lm = self.lm
-        rows, owners, reused = [], [], {}
-        for j, job in enumerate(jobs):
-            layouts = self.layouts(job.request)
-            cache, reused[j] = encode_context(lm.model, layouts[0].encoder_ids, self.store)
-            for layout in layouts:
-                rows.append(Row(layout, cache, job.alive))
+        rows, owners = [], []
+        layouts = [self.layouts(job.request) for job in jobs]
+        caches = encode_contexts(lm.model, [lays[0].encoder_ids for lays in layouts], self.store)
+        reused = [hit for _, hit in caches]
+        for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
+            for layout in lays:
+                rows.append(Row(layout, cache, jobs[j].alive))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)

@@ -54,20 +54,69 @@ class PrefixCache:
             del self.sizes[old]
 
 
-@torch.inference_mode()
 def encode_context(model, ids: list[int], store: PrefixCache) -> tuple[DynamicCache, bool]:
     """A one-row encoder cache for `ids`, reusing the longest cached prefix; (cache, reused)."""
-    key = tuple(ids)
-    base, n = store.lookup(key)
-    if n == len(ids):
-        return base, True
-    cache = copy.deepcopy(base) if base is not None else DynamicCache(config=model.config.text_config)
+    return encode_contexts(model, [ids], store)[0]
+
+
+@torch.inference_mode()
+def encode_contexts(model, contexts: list[list[int]], store: PrefixCache) -> list[tuple[DynamicCache, bool]]:
+    """One-row encoder caches for several contexts, each reusing its longest cached prefix.
+
+    New contexts of the same length share one forward pass. Without padding each row's cache is
+    bit for bit what encoding it alone gives; four 241-token contexts take ~56 ms together against
+    ~74 ms one at a time on a 2-core CPU. Contexts of other lengths are encoded one by one: padded,
+    they measured slower than apart.
+    """
+    out: list[tuple[DynamicCache, bool] | None] = [None] * len(contexts)
+    new: dict[int, dict[tuple[int, ...], list[int]]] = {}  # length -> context -> where it was asked for
+    for i, ids in enumerate(contexts):
+        key = tuple(ids)
+        same_length = new.setdefault(len(key), {})
+        if key in same_length:
+            same_length[key].append(i)
+            continue
+        base, n = store.lookup(key)
+        if n == len(key):
+            out[i] = (base, True)
+        elif n:
+            cache = copy.deepcopy(base)
+            _encode(model, [key[n:]], n, cache)
+            store.put(key, cache)
+            out[i] = (cache, True)
+        else:
+            same_length[key] = [i]
+    for same_length in new.values():
+        if not same_length:
+            continue
+        keys = list(same_length)
+        cache = DynamicCache(config=model.config.text_config)
+        _encode(model, keys, 0, cache)
+        rows = [cache] if len(keys) == 1 else [_row(cache, r) for r in range(len(keys))]
+        for key, row in zip(keys, rows):
+            store.put(key, row)
+            for k, i in enumerate(same_length[key]):
+                out[i] = (row, k > 0)  # a repeat within the batch reuses the first one's cache
+    return out
+
+
+def _encode(model, ids: list[tuple[int, ...]], start: int, cache: DynamicCache) -> None:
+    """Run the encoder over equal-length token rows at positions start.., appending to `cache`."""
     device = model.device
-    rest = torch.tensor([ids[n:]], device=device)
-    positions = torch.arange(n, len(ids), device=device).unsqueeze(0)
-    model.model.encoder(input_ids=rest, past_key_values=cache, position_ids=positions)
-    store.put(key, cache)
-    return cache, n > 0
+    tokens = torch.tensor(ids, device=device)
+    positions = torch.arange(start, start + tokens.shape[1], device=device).expand(len(ids), -1)
+    model.model.encoder(input_ids=tokens, past_key_values=cache, position_ids=positions)
+
+
+def _row(cache: DynamicCache, r: int) -> DynamicCache:
+    """Row r of a batch cache as a one-row cache. Layers are copied whole, so per-layer state (a
+    sliding window's count of tokens seen) carries over; the tensors are cloned so that the row
+    does not keep the whole batch alive."""
+    row = copy.copy(cache)
+    row.layers = [copy.copy(layer) for layer in cache.layers]
+    for layer in row.layers:
+        layer.keys, layer.values = layer.keys[r : r + 1].clone(), layer.values[r : r + 1].clone()
+    return row
 
 
 def batch_caches(model, caches: list[DynamicCache]) -> tuple[DynamicCache, list[int]]:

@@ -5,7 +5,7 @@ import torch
 from engine import DEFAULT_MODEL_DIR
 from engine.canvas import build_layout
 from engine.denoise import Row, SamplerSettings, denoise
-from engine.kvcache import PrefixCache, encode_context
+from engine.kvcache import PrefixCache, encode_context, encode_contexts
 from engine.modeldir import ModelDirError
 
 PREFIX = 'def mean(xs):\n    """Average of xs."""\n    total = sum(xs)\n'
@@ -84,6 +84,25 @@ def test_an_exact_repeat_hits_the_cache(engine):
     first, hit1 = encode_context(lm.model, ids, store)
     second, hit2 = encode_context(lm.model, ids, store)
     assert (hit1, hit2) == (False, True) and first is second
+
+
+def test_contexts_encoded_together_match_contexts_encoded_alone(engine):
+    lm = engine.lm
+    a, b = lm.encode("import os\nx = 1\n"), lm.encode("import re\ny = 2\n")
+    c = lm.encode("z = 3\n")
+    store = PrefixCache()
+    encode_context(lm.model, c[:2], store)
+    together = encode_contexts(lm.model, [a, b, a, c, lm.encode("w")], store)
+    assert len(a) == len(b) and len(c) != len(a)
+    assert [hit for _, hit in together] == [False, False, True, True, False]
+    assert together[2][0] is together[0][0]
+    # New contexts of one length share a forward pass and still get exactly their own cache.
+    for (cache, _), ids in zip(together, [a, b]):
+        alone, _ = encode_context(lm.model, ids, PrefixCache())
+        for x, y in zip(cache.layers, alone.layers):
+            assert torch.equal(x.keys, y.keys) and torch.equal(x.values, y.values)
+    assert together[3][0].get_seq_length() == len(c)
+    assert len(store.entries) == 5
 
 
 def test_prefix_cache_evicts_to_its_memory_bound(engine):
