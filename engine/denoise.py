@@ -167,7 +167,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         """The decoder's attention masks for these rows: built when the batch changes, not every step."""
         return model.model.decoder.create_diffusion_decoder_attention_mask(
             config=model.config, inputs_embeds=torch.empty((len(which), width, 1), dtype=model.dtype, device=device),
-            past_key_values=cache, decoder_attention_mask=attention[torch.tensor(which, device=device)])
+            cache=cache, decoder_attention_mask=attention[torch.tensor(which, device=device)])
 
     def narrow(keep: list[int]) -> None:
         """Keep only the `keep` slots of the batch: their rows, cache, logits and attention masks."""
@@ -208,7 +208,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
             break
         idx = torch.tensor(active, device=device)
         current, g_index, g_valid = canvas[idx], gap_index[idx], gap_valid[idx]
-        hidden = model.model.decoder(decoder_input_ids=current, past_key_values=cache, decoder_attention_mask=mask,
+        hidden = model.model.decoder(decoder_input_ids=current, cache=cache, decoder_attention_mask=mask,
                                      decoder_position_ids=positions[idx],
                                      self_conditioning_logits=sc_logits).last_hidden_state
         sc_logits = softcapped_logits(model, hidden)

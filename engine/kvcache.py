@@ -105,7 +105,7 @@ def _encode(model, ids: list[tuple[int, ...]], start: int, cache: DynamicCache) 
     device = model.device
     tokens = torch.tensor(ids, device=device)
     positions = torch.arange(start, start + tokens.shape[1], device=device).expand(len(ids), -1)
-    model.model.encoder(input_ids=tokens, past_key_values=cache, position_ids=positions)
+    model.model.encoder(input_ids=tokens, cache=cache, position_ids=positions)
 
 
 def _row(cache: DynamicCache, r: int) -> DynamicCache:

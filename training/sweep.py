@@ -31,13 +31,13 @@ def step_ms(shape: str, tokenizer: Tokenizer) -> float:
     config.text_config._experts_implementation = "dense"
     model = TextOnlyDiffusionGemma(config).eval().to(torch.bfloat16)
     cache = DynamicCache(config=config.text_config)
-    model.model.encoder(input_ids=torch.randint(4, 8000, (1, 512)), past_key_values=cache)
+    model.model.encoder(input_ids=torch.randint(4, 8000, (1, 512)), cache=cache)
     canvas = torch.randint(4, 8000, (1, 64))
     positions = torch.arange(512, 576).unsqueeze(0)
-    logits = model(decoder_input_ids=canvas, past_key_values=cache, decoder_position_ids=positions).logits
+    logits = model(decoder_input_ids=canvas, cache=cache, decoder_position_ids=positions).logits
     t0 = time.perf_counter()
     for _ in range(10):
-        model(decoder_input_ids=canvas, past_key_values=cache, decoder_position_ids=positions,
+        model(decoder_input_ids=canvas, cache=cache, decoder_position_ids=positions,
               self_conditioning_logits=logits)
     return 100 * (time.perf_counter() - t0)
 

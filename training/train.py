@@ -236,7 +236,7 @@ def forward_losses(model, batch, self_condition: bool):
     k = CANVASES_PER_CONTEXT
     enc_len = batch["enc_ids"].shape[1]
     cache = DynamicCache(config=cfg)
-    enc = model.model.encoder(input_ids=batch["enc_ids"], attention_mask=batch["enc_mask"], past_key_values=cache)
+    enc = model.model.encoder(input_ids=batch["enc_ids"], attention_mask=batch["enc_mask"], cache=cache)
     has_target = batch["enc_mask"][:, 1:]
     enc_ce, _ = head_loss(model, enc.last_hidden_state[:, :-1][has_target], batch["enc_ids"][:, 1:][has_target])
     enc_loss = enc_ce.mean()
@@ -245,7 +245,7 @@ def forward_losses(model, batch, self_condition: bool):
     canvas_len = batch["noisy"].shape[1]
     dec_mask = torch.cat([batch["enc_mask"].repeat_interleave(k, 0), batch["in_canvas"]], dim=1)
     positions = torch.arange(enc_len, enc_len + canvas_len).unsqueeze(0)
-    kwargs = dict(decoder_input_ids=batch["noisy"], past_key_values=cache, decoder_attention_mask=dec_mask,
+    kwargs = dict(decoder_input_ids=batch["noisy"], cache=cache, decoder_attention_mask=dec_mask,
                   decoder_position_ids=positions)
     sc_logits = None
     if self_condition:
