@@ -62,7 +62,7 @@ def start_engine(sock: Path, log: Path, model: Path) -> tuple[subprocess.Popen, 
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         try:
-            if client.status().ready:
+            if client.status().settled:  # the steady state: compiled and warmed
                 return proc, client
         except EngineUnavailable:
             pass

@@ -7,6 +7,7 @@ size, layers, heads, vocabulary; random weights) with its KV cache, and the rati
 
     python -m bench.engine                 # the embedded dg-tiny on this machine
     python -m bench.engine --model DIR --runs 30
+    python -m bench.engine --eager         # without torch.compile (what serves while it compiles)
 """
 
 from __future__ import annotations
@@ -107,17 +108,24 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     ap.add_argument("--runs", type=int, default=12)
     ap.add_argument("--device")
+    ap.add_argument("--eager", action="store_true",
+                    help="measure the eager model, which serves until the daemon's compiled copy takes over")
     args = ap.parse_args()
 
     engine = Engine(args.model, device=args.device)
     engine.warm_up()
+    compiling = time.perf_counter()
+    if not args.eager and engine.lm.device.type == "cpu" and not engine.compile_in_background().wait():
+        raise SystemExit("the compiled model did not take over; see the log above, or measure with --eager")
+    compile_s = time.perf_counter() - compiling
     budget = engine.lm.budget
     context_tokens = budget.encoder_prefix + budget.encoder_suffix + 1
     twin = causal_twin(engine)
     gpu = torch.cuda.get_device_name() if engine.lm.device.type == "cuda" else "no GPU"
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
-    print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}); context up to {context_tokens} "
+    how = f"compiled layers (compiled and warmed in {compile_s:.0f} s)" if engine.compiled else "eager"
+    print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); context up to {context_tokens} "
           f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
     head = (f"{'gap':>4} {'cache':>5} {'req':>3} {'canvas':>6} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} "
             f"{'tok/fwd':>7} "

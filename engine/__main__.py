@@ -61,7 +61,8 @@ def serve(args) -> int:
     if args.tcp:
         token = args.token or os.environ.get("DG_ENGINE_TOKEN") or secrets.token_urlsafe(24)
         print(f"dg-engine: token written to {write_token_file(token)}", file=sys.stderr)
-    scheduler = Scheduler(lambda: Engine(args.model, device=args.device, dtype=args.dtype), max_batch=args.max_batch)
+    scheduler = Scheduler(lambda: Engine(args.model, device=args.device, dtype=args.dtype), max_batch=args.max_batch,
+                          compile=True)
     socket_path = None if args.tcp else (args.socket or p.default_socket(args.model))
     asyncio.run(Daemon(scheduler, socket_path=socket_path, tcp=args.tcp, token=token).serve())
     return 0

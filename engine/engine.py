@@ -5,19 +5,25 @@ Used by the daemon (one per process) and in-process by the batch CLI's `--in-pro
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine import protocol as p
 from engine.canvas import Layout, fit, layout_for, split_context
+from engine.compiled import compiled_copy
 from engine.denoise import Row, SamplerSettings, denoise
 from engine.kvcache import PrefixCache, encode_contexts
 from engine.model import load
 
 WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
 WARM_UP_SUFFIX = "\n\ngreet('world')\n"
+
+log = logging.getLogger("dg-engine")
 
 
 @dataclass
@@ -44,6 +50,41 @@ class Stats:
         return self.steps / self.infills if self.infills else 0.0
 
 
+class BackgroundCompile:
+    """A thread compiling the engine's model; `cancel()` before the process exits, which must not
+    happen while the thread is inside PyTorch ("terminate called without an active exception")."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._work, name="dg-engine-compile", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        engine, t0 = self.engine, time.perf_counter()
+        try:
+            shadow = copy.copy(engine)
+            shadow.lm = replace(engine.lm, model=compiled_copy(engine.lm.model))
+            shadow.store, shadow.stats = PrefixCache(engine.store.max_bytes), Stats()
+            shadow.warm_up_every_shape(alive=lambda: not self.stop.is_set())
+        except Exception:  # noqa: BLE001 - the eager model keeps serving
+            log.exception("torch.compile failed; the eager model keeps serving")
+            return
+        if not self.stop.is_set():
+            engine.lm, engine.compiled = shadow.lm, True
+            log.info("compiled model serving (compiled and warmed in %.0f s)", time.perf_counter() - t0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the compiled model to serve; False if it does not (failed, cancelled or timed out)."""
+        self.thread.join(timeout)
+        return self.engine.compiled
+
+    def cancel(self) -> None:
+        """Stop at the next denoising step of the warm-up and wait for the thread to end."""
+        self.stop.set()
+        self.thread.join()
+
+
 class Engine:
     def __init__(self, model_dir, device: str | None = None, dtype: str | None = None,
                  sampler: SamplerSettings | None = None, cache_bytes: int = 256 * 1024 * 1024):
@@ -52,11 +93,33 @@ class Engine:
         self.store = PrefixCache(cache_bytes)
         self.stats = Stats()
         self.started = time.time()
+        self.compiled = False
 
     def warm_up(self) -> None:
         """Pay one-time costs (allocations, first-call paths) at start, not on the first keystroke."""
         self.run([Job(p.InfillRequest(id="warm-up", prefix=WARM_UP_PREFIX, suffix=WARM_UP_SUFFIX, max_tokens=16))],
                  record=False)
+
+    def warm_up_every_shape(self, alive: Callable[[], bool]) -> None:
+        """Serve each shape class once: several rows and one, new contexts and an extended one (typing).
+        Stops early, between denoising steps, once `alive()` is False."""
+        def job(k: int, prefix: str, suffix: str) -> Job:
+            return Job(p.InfillRequest(id=f"warm-up-{k}", prefix=prefix, suffix=suffix, max_tokens=16), alive)
+
+        # Contexts long enough to fill the encoder's budget have one length, so they share a pass. The
+        # decoder's first graph fixes its batch size (2); a batch of 3 makes dynamo recompile it for any.
+        rounds = [[job(k, f"value_{k} = {k}\n" * 200, f"check(value_{k})\n" * 60) for k in ks] for ks in ((1, 2), (3, 4, 5))]
+        line = "    name = name.strip()\n"
+        rounds += [[job(6, WARM_UP_PREFIX + line, "")], [job(7, WARM_UP_PREFIX + line + "    print(name)\n", "")]]
+        for jobs in rounds:
+            if not alive():
+                return
+            self.run(jobs, record=False)
+
+    def compile_in_background(self) -> BackgroundCompile:
+        """Compile a copy of the model beside the serving one and swap it in once it is warm (see
+        engine/compiled.py). CPU only: the copy doubles the weights in memory."""
+        return BackgroundCompile(self)
 
     def layouts(self, req: p.InfillRequest) -> list[Layout]:
         """One layout when the model marks the middle's end, else a few gap lengths to rank."""
@@ -113,6 +176,7 @@ class Engine:
             model=self.lm.name,
             device=str(self.lm.device),
             dtype=str(self.lm.dtype).removeprefix("torch."),
+            compiled=self.compiled,
             ready=ready,
             queue_depth=queue_depth,
             requests=self.stats.requests,

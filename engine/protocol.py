@@ -69,6 +69,7 @@ class Status:
     model: str
     device: str
     dtype: str
+    compiled: bool  # torch.compile'd layers serve (they replace the eager ones once warm)
     ready: bool
     queue_depth: int
     requests: int
@@ -77,6 +78,11 @@ class Status:
     cache_hit_rate: float
     uptime_s: float
     pid: int
+
+    @property
+    def settled(self) -> bool:
+        """Ready, and serving the model it will keep serving: on a CPU, the compiled copy."""
+        return self.ready and (self.compiled or self.device != "cpu")
 
 
 def encode(message: dict) -> bytes:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import protocol as p
-from engine.engine import Engine, Job
+from engine.engine import BackgroundCompile, Engine, Job
 
 log = logging.getLogger("dg-engine")
 BATCH_WINDOW_S = 0.002  # how long the worker waits for company before running a lone request
@@ -60,9 +60,11 @@ class Pending:
 
 
 class Scheduler:
-    def __init__(self, load_engine: Callable[[], Engine], max_batch: int = 8):
+    def __init__(self, load_engine: Callable[[], Engine], max_batch: int = 8, compile: bool = False):
         self.load_engine = load_engine
         self.max_batch = max_batch
+        self.compile = compile
+        self.compiling: BackgroundCompile | None = None
         self.engine: Engine | None = None
         self.load_error: Exception | None = None
         self.ready = threading.Event()
@@ -85,6 +87,8 @@ class Scheduler:
         self.queue.put(None)
         if self.thread.is_alive():
             self.thread.join(timeout=STOP_TIMEOUT_S)
+        if self.compiling is not None:
+            self.compiling.cancel()
 
     def submit(self, request: p.InfillRequest) -> asyncio.Future:
         """Queue a request; its future resolves to an InfillResult or fails with RequestFailed."""
@@ -124,7 +128,7 @@ class Scheduler:
 
     def status(self) -> p.Status:
         if self.engine is None:
-            return p.Status(model="", device="", dtype="", ready=False, queue_depth=self.queue.qsize(), requests=0,
+            return p.Status(model="", device="", dtype="", compiled=False, ready=False, queue_depth=self.queue.qsize(), requests=0,
                             ms_per_step=0.0, steps_per_infill=0.0, cache_hit_rate=0.0, uptime_s=0.0, pid=os.getpid())
         return self.engine.status(queue_depth=self.queue.qsize(), ready=self.ready.is_set())
 
@@ -157,6 +161,8 @@ class Scheduler:
             return
         self.ready.set()
         log.info("model ready: %s", self.engine.status())
+        if self.compile and self.engine.lm.device.type == "cpu":
+            self.compiling = self.engine.compile_in_background()
         while (batch := self._next_batch()) is not None:
             live = [pend for pend in batch if pend.alive()]
             for pend in batch:

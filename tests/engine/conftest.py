@@ -34,7 +34,7 @@ def daemon(tmp_path_factory):
     client.close()
     yield sock
     proc.terminate()
-    proc.wait(timeout=30)
+    assert proc.wait(timeout=120) == 0, (sock.parent / "engine.log").read_text()
 
 
 @pytest.fixture

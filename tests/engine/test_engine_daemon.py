@@ -130,6 +130,22 @@ def test_client_reconnects_after_a_daemon_restart(tmp_path):
     client.shutdown()
 
 
+def test_sigterm_while_the_model_compiles_exits_cleanly(tmp_path):
+    sock, log = tmp_path / "e.sock", tmp_path / "engine.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--socket", str(sock)], stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        status = EngineClient(sock, autostart=False, timeout=10).wait_ready(timeout=120)
+        assert not status.compiled, "compiling and warming the copy takes seconds; it cannot be done yet"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()
+    finally:
+        proc.kill()
+    assert "terminate called" not in log.read_text()
+    assert not sock.exists()
+
+
 def test_without_autostart_a_missing_daemon_is_reported(tmp_path):
     with pytest.raises(EngineUnavailable, match="no engine answers"):
         EngineClient(tmp_path / "none.sock", autostart=False).status()
