@@ -20,13 +20,19 @@ import torch
 log = logging.getLogger("dg-engine")
 
 
+def compile_layers(model) -> None:
+    """Compile `model`'s encoder and decoder layers in place, for any batch size and length."""
+    for layer in (*model.model.encoder.language_model.layers, *model.model.decoder.layers):
+        # Each layer keeps its own graphs (one row, several rows; training, no-grad and eval passes)
+        # instead of all sharing one code object's default limit of 8, past which dynamo would fall
+        # back to eager for good.
+        layer.compile(dynamic=True, isolate_recompiles=True, recompile_limit=16)
+
+
 def compiled_copy(model):
-    """A copy of `model` whose encoder and decoder layers compile on first call, for any batch and length."""
+    """A copy of `model` whose layers compile on first call."""
     # One code-generation job at a time, in this process: the serving thread keeps the other core.
     torch._inductor.config.compile_threads = 1
     shadow = copy.deepcopy(model)
-    for layer in (*shadow.model.encoder.language_model.layers, *shadow.model.decoder.layers):
-        # Each layer keeps its own graphs (one row, several rows) instead of all sharing one code
-        # object's default limit of 8, past which dynamo would fall back to eager for good.
-        layer.compile(dynamic=True, isolate_recompiles=True)
+    compile_layers(shadow)
     return shadow

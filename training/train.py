@@ -40,6 +40,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
 )
 
 from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target, layout_for
+from engine.compiled import compile_layers
 from engine.model import DENSE_EXPERTS_MAX
 from engine.textonly import TextOnlyDiffusionGemma
 
@@ -362,6 +363,10 @@ def main() -> None:
         state.update(json.loads((PACKAGED / "dg.json").read_text()).get("training", {}))
         print(f"initialised from the packaged weights in {PACKAGED} (step {state['step']})", flush=True)
 
+    # Compiled layers fuse the small element-wise operations around each matmul: on this project's
+    # 2-core CPU a training step took 712 ms against 946 eager (median of 8 steps); the first steps
+    # and a few new shapes pay about four minutes of compiling in all.
+    compile_layers(model)
     n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     print(f"dg-tiny: {n_params / 1e6:.2f}M parameters on {args.device}", flush=True)
     train = Examples(args.corpus / "train.jsonl", tokenizer, seed=state["step"])

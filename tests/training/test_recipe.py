@@ -95,6 +95,24 @@ def test_a_training_step_lowers_the_loss_on_its_batch(examples):
     assert after.item() == pytest.approx(again.item())
 
 
+def test_compiled_layers_train_as_the_eager_ones_do(examples):
+    from engine.compiled import compile_layers
+
+    eager = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
+    compiled = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
+    compile_layers(compiled)
+    batch = train.collate([examples.draw() for _ in range(4)], random.Random(2), examples.pad,
+                          eager.config.text_config.vocab_size)
+    losses = []
+    for model in (eager, compiled):
+        loss, _ = train.forward_losses(model, batch, self_condition=True)
+        loss.backward()
+        losses.append(loss.item())
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+    for (name, a), b in zip(eager.named_parameters(), compiled.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-5, msg=name)
+
+
 def test_the_specials_the_canvas_needs_are_in_the_tokenizer():
     tokenizer = Tokenizer.from_file(str(train.PACKAGED / "tokenizer.json"))
     assert tokenizer.token_to_id(EOI) is not None and tokenizer.token_to_id(PAD) is not None
