@@ -106,11 +106,13 @@ class Engine:
         def job(k: int, prefix: str, suffix: str) -> Job:
             return Job(p.InfillRequest(id=f"warm-up-{k}", prefix=prefix, suffix=suffix, max_tokens=16), alive)
 
-        # Contexts long enough to fill the encoder's budget have one length, so they share a pass. The
-        # decoder's first graph fixes its batch size (2); a batch of 3 makes dynamo recompile it for any.
-        rounds = [[job(k, f"value_{k} = {k}\n" * 200, f"check(value_{k})\n" * 60) for k in ks] for ks in ((1, 2), (3, 4, 5))]
+        # Contexts long enough to fill the encoder's budget have one length, so they share a pass and
+        # the decoder needs no attention mask; contexts of different lengths need one. Dynamo fixes the
+        # batch size of each kind's first graph (2); a batch of 3 makes it recompile that graph for any.
+        same = [[job(k, f"value_{k} = {k}\n" * 200, f"check(value_{k})\n" * 60) for k in ks] for ks in ((1, 2), (3, 4, 5))]
+        mixed = [[job(k, f"value_{k} = {k}\n" * (2 + k), "") for k in ks] for ks in ((1, 2), (3, 4, 5))]
         line = "    name = name.strip()\n"
-        rounds += [[job(6, WARM_UP_PREFIX + line, "")], [job(7, WARM_UP_PREFIX + line + "    print(name)\n", "")]]
+        rounds = same + mixed + [[job(6, WARM_UP_PREFIX + line, "")], [job(7, WARM_UP_PREFIX + line + "    print(name)\n", "")]]
         for jobs in rounds:
             if not alive():
                 return

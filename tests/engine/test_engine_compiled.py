@@ -1,6 +1,7 @@
 """The compiled model the daemon swaps in computes what the eager model does."""
 
 import torch
+from torch._dynamo.utils import counters
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
@@ -40,6 +41,11 @@ def test_the_compiled_model_serves_and_computes_what_the_eager_model_does():
     assert torch.allclose(got.float(), expected.float(), atol=0.5), (got - expected).abs().max()
     assert (got.float() - expected.float()).abs().mean() < 0.05
 
-    request = p.InfillRequest(id="after", prefix=SOURCE[:60], suffix=SOURCE[80:], max_tokens=16)
-    result = engine.run([Job(request)])[0]
-    assert result is not None and result.steps >= 1
+    # The warm-up compiled every shape class: serving mixed batches compiles nothing more (a new
+    # graph would stall the model thread for seconds).
+    graphs = counters["stats"]["unique_graphs"]
+    for n, max_tokens in ((1, 16), (4, 48), (7, 24)):
+        jobs = [Job(p.InfillRequest(id=f"{n}-{i}", prefix=SOURCE[: 40 + 13 * i], suffix=SOURCE[120 + 7 * i :],
+                                    max_tokens=max_tokens + 8 * i)) for i in range(n)]
+        assert all(result is not None and result.steps >= 1 for result in engine.run(jobs))
+    assert counters["stats"]["unique_graphs"] == graphs
