@@ -186,7 +186,8 @@ async def main(args: argparse.Namespace) -> dict:
     engine = final["engine"]["status"] or ready["engine"]["status"] or {}
     return {
         "machine": machine(),
-        "engine": {k: engine.get(k) for k in ("model", "device", "dtype", "compiled", "ms_per_step", "steps_per_infill")},
+        "engine": {k: engine.get(k)
+                   for k in ("model", "device", "dtype", "compiled", "ms_per_step", "steps_per_infill")},
         "engine_load_s": round(load_s, 1),
         "initialize_ms": {"median": round(statistics.median(init_ms)), "max": round(max(init_ms)),
                           "runs": len(init_ms)},

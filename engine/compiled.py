@@ -6,18 +6,15 @@ got about a fifth faster (`python -m bench.engine`). Tracing and code generation
 of one core with inductor's on-disk cache warm and 85 s without it, far too long to keep the first
 keystrokes waiting. So a background thread compiles a copy of the model and runs it on every shape
 class the engine serves (one row and several; encoder prefill and extension) while the eager model
-keeps serving; only a model that has compiled all of them is handed over. A machine without a C++
-compiler, or any other failure, leaves the eager model serving and says why in the log.
+keeps serving; only a model that has compiled all of them is handed over (`engine.BackgroundCompile`).
+A machine without a C++ compiler, or any other failure, leaves the eager model serving.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 
 import torch
-
-log = logging.getLogger("dg-engine")
 
 
 def compile_layers(model) -> None:

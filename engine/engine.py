@@ -109,10 +109,11 @@ class Engine:
         # Contexts long enough to fill the encoder's budget have one length, so they share a pass and
         # the decoder needs no attention mask; contexts of different lengths need one. Dynamo fixes the
         # batch size of each kind's first graph (2); a batch of 3 makes it recompile that graph for any.
-        same = [[job(k, f"value_{k} = {k}\n" * 200, f"check(value_{k})\n" * 60) for k in ks] for ks in ((1, 2), (3, 4, 5))]
-        mixed = [[job(k, f"value_{k} = {k}\n" * (2 + k), "") for k in ks] for ks in ((1, 2), (3, 4, 5))]
-        line = "    name = name.strip()\n"
-        rounds = same + mixed + [[job(6, WARM_UP_PREFIX + line, "")], [job(7, WARM_UP_PREFIX + line + "    print(name)\n", "")]]
+        sizes = ((1, 2), (3, 4, 5))
+        same = [[job(k, f"value_{k} = {k}\n" * 200, f"check(value_{k})\n" * 60) for k in ks] for ks in sizes]
+        mixed = [[job(k, f"value_{k} = {k}\n" * (2 + k), "") for k in ks] for ks in sizes]
+        typed = WARM_UP_PREFIX + "    name = name.strip()\n"
+        rounds = same + mixed + [[job(6, typed, "")], [job(7, typed + "    print(name)\n", "")]]
         for jobs in rounds:
             if not alive():
                 return

@@ -69,7 +69,6 @@ class Status:
     model: str
     device: str
     dtype: str
-    compiled: bool  # torch.compile'd layers serve (they replace the eager ones once warm)
     ready: bool
     queue_depth: int
     requests: int
@@ -78,6 +77,9 @@ class Status:
     cache_hit_rate: float
     uptime_s: float
     pid: int
+    # torch.compile'd layers serve (they replace the eager ones once warm). A default, so that a
+    # client still reads the status of a daemon started before the field existed.
+    compiled: bool = False
 
     @property
     def settled(self) -> bool:

@@ -128,7 +128,7 @@ class Scheduler:
 
     def status(self) -> p.Status:
         if self.engine is None:
-            return p.Status(model="", device="", dtype="", compiled=False, ready=False, queue_depth=self.queue.qsize(), requests=0,
+            return p.Status(model="", device="", dtype="", ready=False, queue_depth=self.queue.qsize(), requests=0,
                             ms_per_step=0.0, steps_per_infill=0.0, cache_hit_rate=0.0, uptime_s=0.0, pid=os.getpid())
         return self.engine.status(queue_depth=self.queue.qsize(), ready=self.ready.is_set())
 

@@ -26,9 +26,9 @@ def curve(log: list[dict]) -> list[str]:
     out = ["", "## Training curve", "Held-out losses logged by `training/train.py` (nats per token; the infill loss is "
            "taken at full noise, the first inference step). From step 1,800 (session 2) filler after `<eoi>` counts "
            "0.1 in the infill loss, which raises that column, and one-line examples may use a 32-token canvas, which "
-           "changed the held-out batches. From step 6,000 (session 4) the run resumed from the step-5,914 weights with a "
-           "fresh optimizer (session 3's later checkpoint was lost with its machine) on a corpus rebuilt from the same "
-           "sources, whose held-out batches differ.", "",
+           "changed the held-out batches. From step 6,000 (session 4) the run resumed from the step-5,914 weights "
+           "with a fresh optimizer (session 3's later checkpoint was lost with its machine) on a corpus rebuilt from "
+           "the same sources, whose held-out batches differ.", "",
            "| step | tokens | next-token loss | infill loss | window loss (50% noise) |", "|---|---|---|---|---|"]
     seen = set()
     for r in rows:
