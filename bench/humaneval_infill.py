@@ -5,12 +5,16 @@ For each task the engine fills the gap between `prompt` and `suffix`; the progra
 limit. Printed per split: pass@1, exact match, the empty-completion floor, mean steps, tokens per
 forward pass and ms per task. `--split heldout` instead draws line gaps from the corpus's held-out
 split and reports the confidence gate: exact match among shown completions against the share
-shown, for a range of mean-confidence thresholds.
+shown, for a range of mean-confidence thresholds. `--served` scores what the language server would
+show instead of the model's raw text: infill builds the request (context windows, gap mode, line
+limit) from the task's text with the cursor at the gap, and post-processes the answer; a completion
+it drops leaves the gap as it is. It adds the share shown and pass@1 among shown completions.
 
     python -m bench.humaneval_infill --split single --sample 200
     python -m bench.humaneval_infill --model path/to/model --split single,multi,span
     python -m bench.humaneval_infill --split heldout --sample 500
     python -m bench.humaneval_infill --split heldout --max-steps 8 --entropy-bound 1.0   # sampler trials
+    python -m bench.humaneval_infill --split single --sample 200 --served
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
+from infill import Document, build_request, postprocess
+from infill.settings import Settings
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "human-eval-infilling"
 SPLITS = {
@@ -80,17 +86,42 @@ def program(task: dict, completion: str) -> str:
             + f"check({task['entry_point']})\n")
 
 
-def complete(engine, tasks: list[dict], max_tokens: int, batch: int) -> list[p.InfillResult]:
+def complete(engine, requests: list[p.InfillRequest | None], batch: int) -> list[p.InfillResult | None]:
+    """The engine's answers in order; None where there was no request."""
     from engine.engine import Job
 
-    results = []
-    for start in range(0, len(tasks), batch):
-        jobs = [Job(p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens))
-                for t in tasks[start : start + batch]]
-        results += engine.run(jobs)
-        print(f"\r  {len(results)}/{len(tasks)}", end="", file=sys.stderr, flush=True)
+    asked = [r for r in requests if r is not None]
+    answers = []
+    for start in range(0, len(asked), batch):
+        answers += engine.run([Job(r) for r in asked[start : start + batch]])
+        print(f"\r  {len(answers)}/{len(asked)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return results
+    it = iter(answers)
+    return [next(it) if r is not None else None for r in requests]
+
+
+class Served:
+    """A task as the language server meets it: the file without the middle, the cursor at the gap."""
+
+    def __init__(self, task: dict, settings: Settings = Settings()):
+        self.task = task
+        self.doc = Document(task["prompt"] + task["suffix"], "python")
+        self.request = build_request(self.doc, len(task["prompt"]), max_lines=settings.max_lines)
+
+    def engine_request(self) -> p.InfillRequest | None:
+        r = self.request
+        return r and p.InfillRequest(id=self.task["task_id"], prefix=r.prefix, suffix=r.suffix, max_tokens=r.max_tokens)
+
+    def shown(self, raw_text: str) -> str | None:
+        """The completion the server would show for the model's text, or None."""
+        completion = self.request and postprocess(self.request, raw_text, self.doc)
+        return completion.text if completion else None
+
+    def program(self, shown: str | None) -> str:
+        """The task's program after accepting `shown` (the file as it is when nothing was shown)."""
+        text, r = self.doc.text, self.request
+        filled = text if shown is None else text[: r.offset] + shown + text[r.replace_end :]
+        return filled + "\n" + self.task["test"] + "\n" + f"check({self.task['entry_point']})\n"
 
 
 def exact(a: str, b: str) -> bool:
@@ -125,6 +156,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the report here")
     ap.add_argument("--max-steps", type=int, help="override the model's denoising step cap")
     ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
+    ap.add_argument("--served", action="store_true", help="score what the language server would show")
     args = ap.parse_args()
 
     from engine.engine import Engine
@@ -148,10 +180,17 @@ def main() -> None:
                 tasks = random.Random(args.seed).sample(tasks, min(args.sample, len(tasks)))
             elif args.limit:
                 tasks = tasks[: args.limit]
+        served = [Served(task) for task in tasks] if args.served and split != "heldout" else None
+        requests = ([s.engine_request() for s in served] if served else
+                    [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens)
+                     for t in tasks])
         t_split = time.time()
-        results = complete(engine, tasks, max_tokens, args.batch)
+        results = complete(engine, requests, args.batch)
         engine_s = time.time() - t_split
         texts = [r.text if r else "" for r in results]
+        if served:
+            shown = [s.shown(t) for s, t in zip(served, texts)]
+            texts = [t or "" for t in shown]
         row = dict(
             tasks=len(tasks),
             exact_match=round(sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / len(tasks),
@@ -168,11 +207,19 @@ def main() -> None:
                                       for r, t, task in zip(results, texts, tasks)])
         else:
             with ThreadPoolExecutor(max_workers=2) as pool:
-                passed = list(pool.map(run_program, [program(task, t) for task, t in zip(tasks, texts)]))
+                if served:
+                    passed = list(pool.map(run_program, [s.program(t) for s, t in zip(served, shown)]))
+                else:
+                    passed = list(pool.map(run_program, [program(task, t) for task, t in zip(tasks, texts)]))
                 floor = list(pool.map(run_program, [program(task, "") for task in tasks]))
             row["pass@1"] = round(sum(passed) / len(tasks), 4)
             row["empty_floor_pass@1"] = round(sum(floor) / len(tasks), 4)
-            row["gate"] = gate_table(list(zip(results, passed)))
+            if served:
+                seen = [ok for t, ok in zip(shown, passed) if t and t.strip()]
+                row["shown"] = round(len(seen) / len(tasks), 4)
+                row["pass@1_among_shown"] = round(sum(seen) / len(seen), 4) if seen else None
+            # The gate reads the engine's confidences; in --served mode only over completions shown.
+            row["gate"] = gate_table([(r if t.strip() else None, ok) for r, t, ok in zip(results, texts, passed)])
         report[split] = row
         print(json.dumps({split: row}), flush=True)
     if args.json:

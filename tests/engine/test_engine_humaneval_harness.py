@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from bench import humaneval_infill as harness
@@ -31,3 +33,32 @@ def test_gate_table_counts_only_shown_non_empty_completions():
     assert by_mean[0.0]["shown"] == 0.5 and by_mean[0.0]["precision"] == 0.5
     assert by_mean[0.5]["shown"] == 0.25 and by_mean[0.5]["precision"] == 1.0
     assert by_mean[0.95]["precision"] is None
+
+
+@needs_data
+def test_canonical_single_line_middles_survive_the_servers_post_processing():
+    for task in harness.load_split("single", harness.EVAL_DIR)[:: 1033 // 25]:
+        served = harness.Served(task)
+        shown = served.shown(task["canonical_solution"])
+        assert shown is not None and shown.strip() == task["canonical_solution"].strip(), task["task_id"]
+        assert harness.run_program(served.program(shown)), task["task_id"]
+
+
+@needs_data
+def test_what_the_server_drops_leaves_the_gap_as_it_was():
+    task = harness.load_split("single", harness.EVAL_DIR)[0]
+    served = harness.Served(task)
+    assert served.shown("))) ((( ::") is None
+    assert served.program(None) == harness.program(task, "")
+
+
+@needs_data
+def test_the_served_report_runs_the_real_model_end_to_end(tmp_path, monkeypatch):
+    out = tmp_path / "report.json"
+    monkeypatch.setattr("sys.argv", ["humaneval_infill", "--split", "single", "--limit", "4", "--served",
+                                     "--json", str(out)])
+    harness.main()
+    row = json.loads(out.read_text())["single"]
+    assert row["tasks"] == 4 and row["mean_steps"] > 0
+    assert (row["pass@1_among_shown"] is None) == (row["shown"] == 0)
+    assert 0 <= row["pass@1"] <= 1 and 0 <= row["shown"] <= 1
