@@ -220,8 +220,9 @@ def main() -> None:
                 row["pass@1_among_shown"] = round(sum(seen) / len(seen), 4) if seen else None
             # The gate reads the engine's confidences; in --served mode only over completions shown.
             row["gate"] = gate_table([(r if t.strip() else None, ok) for r, t, ok in zip(results, texts, passed)])
-        report[split] = row
-        print(json.dumps({split: row}), flush=True)
+        name = f"{split} (served)" if served else split
+        report[name] = row
+        print(json.dumps({name: row}), flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 

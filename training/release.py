@@ -4,7 +4,8 @@ Writes the run's export (the weights the evaluation scored, as bfloat16), config
 budget into engine/models/dg-tiny/ and writes MODEL_CARD.md from the checkpoint's training state, the corpus
 sources and a HumanEval-infilling report (bench/humaneval_infill.py --json).
 
-    python -m training.release --run runs/dg-tiny --report runs/dg-tiny/humaneval.json
+    python -m training.release --run runs/dg-tiny --report runs/dg-tiny/humaneval.json \
+        --report runs/dg-tiny/humaneval-served.json
 """
 
 from __future__ import annotations
@@ -64,8 +65,9 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         "## Training",
         "- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
         "canvases per encoder pass, next-token loss on the encoder pass, two-pass self-conditioning; AdamW, "
-        "bf16 autocast, the learning rate decayed over the last 30% of each session's run; the live weights or "
-        "their EMA ship, whichever has the lower held-out infill loss).",
+        "bf16 autocast; each session's run continues the previous run's state from before its cooldown and "
+        "decays the learning rate over its own last part; the live weights or their EMA ship, whichever has "
+        "the lower held-out infill loss).",
         f"- Steps {state['step']:,}; tokens processed {state['tokens']:,} (of which supervised "
         f"{state['supervised']:,}); training time {state['seconds'] / 3600:.2f} h on "
         f"{platform.machine()} CPU, 2 cores, shared with development work.",
@@ -80,7 +82,9 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         "",
         "## Scores",
         "Reproduce with `python -m bench.humaneval_infill --split single,heldout --sample 200` (HumanEval-",
-        "infilling, MIT, pass@1 by executing the tests; held-out single lines of the corpus for the confidence gate).",
+        "infilling, MIT, pass@1 by executing the tests; held-out single lines of the corpus for the confidence gate)",
+        "and, for the rows marked served, `--split single --sample 200 --served`: what the language server would",
+        "show, after infill's post-processing, with the cursor at the gap.",
         "",
         "| split | tasks | pass@1 | empty floor | exact match | edit similarity | mean steps | tokens/forward | "
         "ms/task |",
@@ -93,6 +97,11 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
                      f"{row['exact_match']:.2%} | {row['edit_similarity']:.3f} | {row['mean_steps']} | "
                      f"{row['tokens_per_forward']} | "
                      f"{row['ms_per_task']} |")
+    for split, row in report.items():
+        if "shown" in row:
+            among = "-" if row["pass@1_among_shown"] is None else format(row["pass@1_among_shown"], ".1%")
+            lines.append(f"\n{split}: the server showed a completion for {row['shown']:.1%} of the tasks; "
+                         f"{among} of those passed.")
     if heldout:
         lines += ["", "Confidence gate on held-out single lines (exact match among shown vs share shown):", "",
                   "| gate on | threshold | shown | exact among shown |", "|---|---|---|---|"]
@@ -104,7 +113,8 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=Path("runs/dg-tiny"))
-    ap.add_argument("--report", type=Path, required=True, help="bench/humaneval_infill.py --json output")
+    ap.add_argument("--report", type=Path, action="append", required=True,
+                    help="bench/humaneval_infill.py --json output (repeatable; the reports are merged)")
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     args = ap.parse_args()
 
@@ -112,7 +122,9 @@ def main() -> None:
     model = TextOnlyDiffusionGemma.from_pretrained(source, dtype=torch.float32)
     state = json.loads((source / "dg.json").read_text())["training"]
     export(model, model.state_dict(), source / "tokenizer.json", PACKAGED, state, dtype=torch.bfloat16)
-    report = json.loads(args.report.read_text())
+    report = {}
+    for path in args.report:
+        report.update(json.loads(path.read_text()))
     config = json.loads((PACKAGED / "config.json").read_text())
     n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     sources = json.loads((args.corpus / "sources.json").read_text())

@@ -58,7 +58,7 @@ def test_the_served_report_runs_the_real_model_end_to_end(tmp_path, monkeypatch)
     monkeypatch.setattr("sys.argv", ["humaneval_infill", "--split", "single", "--limit", "4", "--served",
                                      "--json", str(out)])
     harness.main()
-    row = json.loads(out.read_text())["single"]
+    row = json.loads(out.read_text())["single (served)"]
     assert row["tasks"] == 4 and row["mean_steps"] > 0
     assert (row["pass@1_among_shown"] is None) == (row["shown"] == 0)
     assert 0 <= row["pass@1"] <= 1 and 0 <= row["shown"] <= 1
