@@ -22,10 +22,13 @@ The recipe in one file, nanoGPT style. What makes it learn per CPU-second:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
+import re
 import signal
 import time
+from array import array
 from dataclasses import asdict
 from pathlib import Path
 
@@ -104,12 +107,20 @@ def model_config(tokenizer: Tokenizer, shape_name: str = DEFAULT_SHAPE) -> Diffu
     return DiffusionGemmaConfig(text_config=text, vision_config=None, canvas_length=CANVAS)
 
 
+def line_starts(text: str) -> array:
+    """Offsets where a line starts, but not the end of the text."""
+    found = (m.end() for m in re.finditer("\n", text) if m.end() < len(text))
+    return array("I", itertools.chain([0], found))
+
+
 class Examples:
     """Draws training examples (token lists) from a corpus split."""
 
     def __init__(self, path: Path, tokenizer: Tokenizer, seed: int):
         self.texts = [json.loads(line)["text"] for line in path.read_text().splitlines()]
-        self.weights = [len(t) for t in self.texts]
+        # Cumulative once: `choices` with plain weights re-adds all of them at every draw.
+        self.cum_weights = list(itertools.accumulate(len(t) for t in self.texts))
+        self.line_starts: dict[int, array] = {}  # per text, found on its first draw
         self.tok = tokenizer
         self.rng = random.Random(seed)
         self.sep, self.eoi, self.pad = (tokenizer.token_to_id(t) for t in (SEP, EOI, PAD))
@@ -117,13 +128,15 @@ class Examples:
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text).ids
 
-    def _line_starts(self, text: str) -> list[int]:
-        return [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and i + 1 < len(text)]
+    def _line_starts(self, index: int) -> array:
+        if index not in self.line_starts:
+            self.line_starts[index] = line_starts(self.texts[index])
+        return self.line_starts[index]
 
-    def window(self, text: str):
+    def window(self, index: int):
         """A whole canvas of text right after a line start; loss everywhere."""
-        starts = self._line_starts(text)
-        a = self.rng.choice(starts)
+        text = self.texts[index]
+        a = self.rng.choice(self._line_starts(index))
         enc = self.tok.encode(text[a : a + CANVAS * 12])
         if len(enc.ids) < CANVAS:
             return None
@@ -132,10 +145,11 @@ class Examples:
                               Budget(BUDGET.encoder_suffix, BUDGET.encoder_prefix, 0, 0))
         return layout, enc.ids[:CANVAS], "window"
 
-    def infill(self, text: str):
+    def infill(self, index: int):
         """A middle (a line, a few lines, or a random span) in the engine's infill layout."""
+        text = self.texts[index]
         kind = self.rng.choices(["line", "lines", "span"], weights=[0.45, 0.25, 0.3])[0]
-        starts = self._line_starts(text)
+        starts = self._line_starts(index)
         if kind == "span":
             a = self.rng.randrange(len(text))
             b = min(len(text), a + int(self.rng.expovariate(1 / 40)) + 1)
@@ -156,9 +170,9 @@ class Examples:
 
     def draw(self, kind: str | None = None):
         while True:
-            text = self.rng.choices(self.texts, weights=self.weights)[0]
+            index = self.rng.choices(range(len(self.texts)), cum_weights=self.cum_weights)[0]
             kind_now = kind or ("window" if self.rng.random() < WINDOW_SHARE else "infill")
-            example = self.window(text) if kind_now == "window" else self.infill(text)
+            example = self.window(index) if kind_now == "window" else self.infill(index)
             if example is not None:
                 return example
 

@@ -5,6 +5,8 @@ import random
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from engine.canvas import EOI, PAD
@@ -130,3 +132,9 @@ def test_the_fused_loss_equals_softcap_then_cross_entropy():
     (got_grad,) = torch.autograd.grad(ce.sum(), logits)
     (want_grad,) = torch.autograd.grad(want.sum(), logits)
     torch.testing.assert_close(got_grad.float(), want_grad.float(), atol=1e-4, rtol=1e-2)  # bfloat16 rounding
+
+
+@given(st.text(alphabet="ab \n", max_size=30))
+def test_line_starts_are_every_line_start_but_the_end_of_the_text(text):
+    want = [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and i + 1 < len(text)]
+    assert list(train.line_starts(text)) == want
