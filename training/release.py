@@ -29,7 +29,9 @@ def curve(log: list[dict]) -> list[str]:
            "0.1 in the infill loss, which raises that column, and one-line examples may use a 32-token canvas, which "
            "changed the held-out batches. From step 6,000 (session 4) the run resumed from the step-5,914 weights "
            "with a fresh optimizer (session 3's later checkpoint was lost with its machine) on a corpus rebuilt from "
-           "the same sources, whose held-out batches differ.", "",
+           "the same sources, whose held-out batches differ. From step 12,982 (session 5) it continued session 4's "
+           "checkpoint and optimizer, warming back up from the cooled learning rate; the last row is the weights "
+           "shipped (the EMA).", "",
            "| step | tokens | next-token loss | infill loss | window loss (50% noise) |", "|---|---|---|---|---|"]
     seen = set()
     for r in rows:
