@@ -81,9 +81,13 @@ def run_program(source: str) -> bool:
         Path(fh.name).unlink(missing_ok=True)
 
 
+def with_tests(task: dict, source: str) -> str:
+    """`source` followed by the task's tests and the call that runs them."""
+    return source + "\n" + task["test"] + "\n" + f"check({task['entry_point']})\n"
+
+
 def program(task: dict, completion: str) -> str:
-    return (task["prompt"] + completion + task["suffix"] + "\n" + task["test"] + "\n"
-            + f"check({task['entry_point']})\n")
+    return with_tests(task, task["prompt"] + completion + task["suffix"])
 
 
 def complete(engine, requests: list[p.InfillRequest | None], batch: int) -> list[p.InfillResult | None]:
@@ -120,8 +124,7 @@ class Served:
     def program(self, shown: str | None) -> str:
         """The task's program after accepting `shown` (the file as it is when nothing was shown)."""
         text, r = self.doc.text, self.request
-        filled = text if shown is None else text[: r.offset] + shown + text[r.replace_end :]
-        return filled + "\n" + self.task["test"] + "\n" + f"check({self.task['entry_point']})\n"
+        return with_tests(self.task, text if shown is None else text[: r.offset] + shown + text[r.replace_end :])
 
 
 def exact(a: str, b: str) -> bool:
@@ -206,11 +209,10 @@ def main() -> None:
             row["gate"] = gate_table([(r, exact(t, task["canonical_solution"]))
                                       for r, t, task in zip(results, texts, tasks)])
         else:
+            programs = ([s.program(t) for s, t in zip(served, shown)] if served else
+                        [program(task, t) for task, t in zip(tasks, texts)])
             with ThreadPoolExecutor(max_workers=2) as pool:
-                if served:
-                    passed = list(pool.map(run_program, [s.program(t) for s, t in zip(served, shown)]))
-                else:
-                    passed = list(pool.map(run_program, [program(task, t) for task, t in zip(tasks, texts)]))
+                passed = list(pool.map(run_program, programs))
                 floor = list(pool.map(run_program, [program(task, "") for task in tasks]))
             row["pass@1"] = round(sum(passed) / len(tasks), 4)
             row["empty_floor_pass@1"] = round(sum(floor) / len(tasks), 4)

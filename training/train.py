@@ -120,7 +120,7 @@ class Examples:
         self.texts = [json.loads(line)["text"] for line in path.read_text().splitlines()]
         # Cumulative once: `choices` with plain weights re-adds all of them at every draw.
         self.cum_weights = list(itertools.accumulate(len(t) for t in self.texts))
-        self.line_starts: dict[int, array] = {}  # per text, found on its first draw
+        self._starts: dict[int, array] = {}  # line starts per text, found on its first draw
         self.tok = tokenizer
         self.rng = random.Random(seed)
         self.sep, self.eoi, self.pad = (tokenizer.token_to_id(t) for t in (SEP, EOI, PAD))
@@ -129,9 +129,9 @@ class Examples:
         return self.tok.encode(text).ids
 
     def _line_starts(self, index: int) -> array:
-        if index not in self.line_starts:
-            self.line_starts[index] = line_starts(self.texts[index])
-        return self.line_starts[index]
+        if index not in self._starts:
+            self._starts[index] = line_starts(self.texts[index])
+        return self._starts[index]
 
     def window(self, index: int):
         """A whole canvas of text right after a line start; loss everywhere."""
