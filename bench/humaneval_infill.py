@@ -68,6 +68,26 @@ def heldout_tasks(corpus: Path, n: int, seed: int) -> list[dict]:
     return tasks
 
 
+def select_tasks(split: str, args: argparse.Namespace) -> tuple[list[dict], int]:
+    """The split's tasks as `--sample`, `--limit` and `--seed` pick them, and the gap size to ask for."""
+    if split == "heldout":
+        return heldout_tasks(args.corpus, args.sample or args.limit or 500, args.seed), 24
+    tasks = load_split(split, args.eval_dir)
+    if args.sample:
+        tasks = random.Random(args.seed).sample(tasks, min(args.sample, len(tasks)))
+    elif args.limit:
+        tasks = tasks[: args.limit]
+    return tasks, SPLITS[split][1]
+
+
+def add_task_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--limit", type=int, help="first N tasks of each split")
+    ap.add_argument("--sample", type=int, help="N random tasks of each split (seeded)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+
+
 def run_program(source: str) -> bool:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
         fh.write(source)
@@ -150,12 +170,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     ap.add_argument("--split", default="single", help="comma list of single, multi, span, span-light, heldout")
-    ap.add_argument("--limit", type=int, help="first N tasks of each split")
-    ap.add_argument("--sample", type=int, help="N random tasks of each split (seeded)")
-    ap.add_argument("--seed", type=int, default=0)
+    add_task_options(ap)
     ap.add_argument("--batch", type=int, default=8, help="tasks per engine batch")
-    ap.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
-    ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     ap.add_argument("--json", type=Path, help="also write the report here")
     ap.add_argument("--max-steps", type=int, help="override the model's denoising step cap")
     ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
@@ -175,14 +191,7 @@ def main() -> None:
           file=sys.stderr)
     report = {}
     for split in args.split.split(","):
-        if split == "heldout":
-            tasks, max_tokens = heldout_tasks(args.corpus, args.sample or args.limit or 500, args.seed), 24
-        else:
-            tasks, max_tokens = load_split(split, args.eval_dir), SPLITS[split][1]
-            if args.sample:
-                tasks = random.Random(args.seed).sample(tasks, min(args.sample, len(tasks)))
-            elif args.limit:
-                tasks = tasks[: args.limit]
+        tasks, max_tokens = select_tasks(split, args)
         served = [Served(task) for task in tasks] if args.served and split != "heldout" else None
         requests = ([s.engine_request() for s in served] if served else
                     [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens)

@@ -236,8 +236,11 @@ def softcapped_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, cap: f
 
     Compiled because it is vocabulary-wide elementwise work: eager, the softcap and cross-entropy
     and their backward took about a third of a training step on this CPU; fused, a third of that.
+    The softcap cap * tanh(x / cap) is written as 2 * cap * sigmoid(2 * x / cap) - cap, as in the
+    engine (`engine.denoise.softcapped_logits`): the same function, and the compiled forward and
+    backward over (2700, 8192) logits took 205 ms instead of 280 on one core of this CPU.
     """
-    capped = torch.tanh(logits.float() / cap) * cap
+    capped = torch.sigmoid(logits.float() * (2 / cap)) * (2 * cap) - cap
     return F.cross_entropy(capped, targets, reduction="none"), capped.detach().argmax(-1)
 
 
