@@ -24,8 +24,8 @@ import torch
 from transformers.cache_utils import DynamicCache
 
 from bench.batch import machine
-from bench.humaneval_infill import (add_task_options, complete, edit_similarity, exact, program, run_program,
-                                    select_tasks)
+from bench.humaneval_infill import (LINE_SPLITS, add_task_options, complete, edit_similarity, exact, program,
+                                    run_program, select_tasks)
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.canvas import layout_for
@@ -33,15 +33,9 @@ from engine.denoise import softcapped_logits
 from engine.engine import Engine
 from engine.model import LoadedModel
 
-LINE_SPLITS = ("single", "heldout")
-
-
-def newline_tokens(lm: LoadedModel) -> frozenset[int]:
-    return frozenset(i for i in range(lm.tokenizer.get_vocab_size()) if "\n" in lm.tokenizer.decode([i]))
-
 
 @torch.inference_mode()
-def greedy_line(lm: LoadedModel, prefix: str, suffix: str, max_tokens: int, stops: frozenset[int]) -> str:
+def greedy_line(lm: LoadedModel, prefix: str, suffix: str, max_tokens: int) -> str:
     """The encoder head's greedy continuation of the engine's context, through the first newline."""
     layout = layout_for(lm.encode, lm.sep_id, prefix, suffix, max_tokens, lm.canvases, lm.budget)
     ids = layout.encoder_ids + layout.left_flank
@@ -52,7 +46,7 @@ def greedy_line(lm: LoadedModel, prefix: str, suffix: str, max_tokens: int, stop
     while len(out) < max_tokens:
         token = int(softcapped_logits(lm.model, hidden[:, -1:])[0, -1].argmax())
         out.append(token)
-        if token in stops:
+        if lm.newline_mask[token]:
             break
         position = torch.tensor([[len(ids) + len(out) - 1]], device=lm.device)
         hidden = encoder(input_ids=torch.tensor([[token]], device=lm.device), cache=cache,
@@ -85,16 +79,15 @@ def main() -> None:
     engine = Engine(args.model)
     engine.warm_up()
     lm = engine.lm
-    stops = newline_tokens(lm)
     print(f"model {args.model} ({lm.dtype}); machine: {machine()}", file=sys.stderr)
     report = {}
     for split in args.split.split(","):
         tasks, max_tokens = select_tasks(split, args)
         t0 = time.perf_counter()
         results = complete(engine, [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"],
-                                                    max_tokens=max_tokens) for t in tasks], batch=8)
+                                                    max_tokens=max_tokens, max_lines=1) for t in tasks], batch=8)
         t1 = time.perf_counter()
-        drafts = [greedy_line(lm, t["prompt"], t["suffix"], max_tokens, stops) for t in tasks]
+        drafts = [greedy_line(lm, t["prompt"], t["suffix"], max_tokens) for t in tasks]
         t2 = time.perf_counter()
         tests = split != "heldout"
         decoder = score(tasks, [r.text if r else "" for r in results], t1 - t0, tests)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
+from engine.denoise import ENTROPY_BOUND, LEFT_TO_RIGHT
 from infill import Document, build_request, postprocess
 from infill.settings import Settings
 
@@ -45,6 +46,8 @@ SPLITS = {
     "span": ("HumanEval-RandomSpanInfilling.jsonl.gz", 96),
     "span-light": ("HumanEval-RandomSpanInfillingLight.jsonl.gz", 96),
 }
+# Splits whose gap is one line: the engine is told so, as the server tells it for a line gap.
+LINE_SPLITS = {"single": 1, "heldout": 1}
 TIME_LIMIT_S = 10.0
 
 
@@ -175,6 +178,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the report here")
     ap.add_argument("--max-steps", type=int, help="override the model's denoising step cap")
     ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
+    ap.add_argument("--order", choices=(ENTROPY_BOUND, LEFT_TO_RIGHT), help="override the model's denoising order")
     ap.add_argument("--served", action="store_true", help="score what the language server would show")
     args = ap.parse_args()
 
@@ -182,7 +186,7 @@ def main() -> None:
 
     t0 = time.time()
     engine = Engine(args.model)
-    overrides = {"max_steps": args.max_steps, "entropy_bound": args.entropy_bound}
+    overrides = {"max_steps": args.max_steps, "entropy_bound": args.entropy_bound, "order": args.order}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
     print(f"model {args.model} on {engine.lm.device} ({engine.lm.dtype}), loaded in {time.time() - t0:.1f}s; "
@@ -194,8 +198,8 @@ def main() -> None:
         tasks, max_tokens = select_tasks(split, args)
         served = [Served(task) for task in tasks] if args.served and split != "heldout" else None
         requests = ([s.engine_request() for s in served] if served else
-                    [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens)
-                     for t in tasks])
+                    [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens,
+                                     max_lines=LINE_SPLITS.get(split)) for t in tasks])
         t_split = time.time()
         results = complete(engine, requests, args.batch)
         engine_s = time.time() - t_split

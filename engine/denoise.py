@@ -30,6 +30,7 @@ from engine.canvas import Layout, middle_from_gap
 from engine.kvcache import batch_caches
 
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
+ENTROPY_BOUND, LEFT_TO_RIGHT = "entropy_bound", "left_to_right"
 _EXP_FLOOR = -87.0
 
 
@@ -43,6 +44,10 @@ class SamplerSettings:
     t_max: float = _DG_DEFAULTS["t_max"]
     stability_threshold: int = _DG_DEFAULTS["stability_threshold"]
     confidence_threshold: float = _DG_DEFAULTS["confidence_threshold"]
+    # "entropy_bound": DiffusionGemma's rules above. "left_to_right": each step fixes the leftmost open
+    # gap slot to its argmax and renoises the slots after it, until <eoi> or the row's line limit;
+    # max_steps, the temperatures and the stop thresholds do not apply.
+    order: str = ENTROPY_BOUND
 
     def temperature(self, cur_step: int) -> float:
         """`LinearTemperatureScheduleLogitsProcessor`'s schedule; `cur_step` counts the steps left."""
@@ -54,6 +59,7 @@ class Row:
     layout: Layout
     cache: object  # the row's one-row encoder DynamicCache
     alive: Callable[[], bool] = lambda: True  # False once cancelled, superseded or past deadline
+    max_lines: int | None = None  # left_to_right: the middle ends after this many newlines
 
 
 @dataclass
@@ -200,6 +206,51 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         raw = sc_logits[slot, lay.gap_start : lay.gap_start + n]
         conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
         out[i] = Filled(middle, ended, steps[i], [round(c, 4) for c in conf.tolist()])
+
+    if settings.order == LEFT_TO_RIGHT:
+        newline = lm.newline_mask.to(device)
+        limit = torch.tensor([r.max_lines or gap_width + 1 for r in rows], device=device)
+        length = torch.tensor([r.layout.gap_length for r in rows], device=device)
+        fixed = torch.zeros(batch, dtype=torch.long, device=device)  # per row: slots fixed, the next one open
+        lines = torch.zeros(batch, dtype=torch.long, device=device)
+        confidence = torch.zeros((batch, gap_width), device=device)
+        slots = torch.arange(gap_width, device=device)
+        while True:
+            keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
+            if len(keep) < len(active):
+                narrow(keep)
+            if not active:
+                break
+            idx = torch.tensor(active, device=device)
+            current, g_index, here = canvas[idx], gap_index[idx], fixed[idx]
+            hidden = model.model.decoder(decoder_input_ids=current, cache=cache, decoder_attention_mask=mask,
+                                         decoder_position_ids=positions[idx],
+                                         self_conditioning_logits=sc_logits).last_hidden_state
+            sc_logits = softcapped_logits(model, hidden)
+            at_open = sc_logits[torch.arange(len(active), device=device), g_index.gather(1, here[:, None]).squeeze(1)]
+            prob, token = torch.softmax(at_open, -1).max(-1)
+            gap_now = current.gather(1, g_index)
+            gap_new = torch.where(slots < here[:, None], gap_now, torch.where(
+                slots == here[:, None], token[:, None], noise.tokens(active, gap_width, vocab)))
+            canvas[idx] = current.scatter(1, g_index, torch.where(gap_valid[idx], gap_new, gap_now))
+            confidence[idx, here] = prob.float()
+            lines[idx] += newline[token].long()
+            fixed[idx] += 1
+            for i in active:
+                steps[i] += 1
+            if on_step is not None:
+                on_step(canvas.clone())
+            ended = token == (lm.eoi_id if lm.eoi_id is not None else -1)
+            done = (ended | (lines[idx] >= limit[idx]) | (fixed[idx] >= length[idx])).tolist()
+            for slot, i in enumerate(active):
+                if done[slot]:
+                    n = int(fixed[i])
+                    ids = canvas[i, gap_index[i, :n]].tolist()
+                    stop = bool(ended[slot])
+                    out[i] = Filled(ids[:-1] if stop else ids, stop or bool(lines[i] >= limit[i]), steps[i],
+                                    [round(c, 4) for c in confidence[i, :n].tolist()])
+            narrow([slot for slot, d in enumerate(done) if not d])
+        return out
 
     for cur_step in reversed(range(1, settings.max_steps + 1)):
         keep = [slot for slot, i in enumerate(active) if rows[i].alive()]

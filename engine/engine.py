@@ -26,6 +26,19 @@ WARM_UP_SUFFIX = "\n\ngreet('world')\n"
 log = logging.getLogger("dg-engine")
 
 
+def first_lines(text: str, max_lines: int | None) -> str:
+    """`text` through its `max_lines`-th newline; the indentation a newline token carries for the next
+    line goes with the rest."""
+    if max_lines is None:
+        return text
+    end = -1
+    for _ in range(max_lines):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[: end + 1]
+
+
 @dataclass
 class Job:
     request: p.InfillRequest
@@ -142,7 +155,7 @@ class Engine:
         reused = [hit for _, hit in caches]
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
             for layout in lays:
-                rows.append(Row(layout, cache, jobs[j].alive))
+                rows.append(Row(layout, cache, jobs[j].alive, jobs[j].request.max_lines))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)
@@ -154,7 +167,7 @@ class Engine:
                 continue
             conf = f.token_confidences or [0.0]
             result = p.InfillResult(
-                text=lm.decode(f.middle_ids),
+                text=first_lines(lm.decode(f.middle_ids), jobs[j].request.max_lines),
                 steps=f.steps,
                 tokens_per_forward=round((len(f.middle_ids) + int(f.ended)) / max(1, f.steps), 3),
                 mean_confidence=round(sum(conf) / len(conf), 4),

@@ -6,6 +6,7 @@ tower), on the best device present, in the dtype that measures faster there.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -67,6 +68,12 @@ class LoadedModel:
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)  # a stray <pad> is never text
+
+    @functools.cached_property
+    def newline_mask(self) -> torch.Tensor:
+        """(vocab,) True for the tokens whose text holds a newline."""
+        vocab = self.tokenizer.get_vocab_size()
+        return torch.tensor(["\n" in self.tokenizer.decode([i]) for i in range(vocab)])
 
 
 def pick_device() -> torch.device:

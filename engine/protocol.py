@@ -49,6 +49,7 @@ class InfillRequest:
     max_tokens: int
     doc: str = ""
     deadline_ms: int | None = None
+    max_lines: int | None = None  # the middle ends after this many lines (None: where the model ends it)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def parse_infill(msg: dict) -> InfillRequest:
             max_tokens=int(msg.get("max_tokens", 24)),
             doc=str(msg.get("doc", "")),
             deadline_ms=None if msg.get("deadline_ms") is None else int(msg["deadline_ms"]),
+            max_lines=None if msg.get("max_lines") is None else int(msg["max_lines"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
@@ -132,6 +134,8 @@ def parse_infill(msg: dict) -> InfillRequest:
         raise ProtocolError(BAD_REQUEST, "prefix and suffix must be strings")
     if not 1 <= req.max_tokens <= MAX_GAP_TOKENS:
         raise ProtocolError(BAD_REQUEST, f"max_tokens must be within 1..{MAX_GAP_TOKENS}")
+    if req.max_lines is not None and req.max_lines < 1:
+        raise ProtocolError(BAD_REQUEST, "max_lines must be at least 1")
     return req
 
 

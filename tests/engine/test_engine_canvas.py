@@ -85,3 +85,13 @@ def test_a_long_gap_gets_the_largest_canvas_or_a_grown_one():
     grown = layout_for(_words, 0, prefix, suffix, 100, (32, 64), budget)
     assert grown.canvas_length == 160 and len(grown.left_flank) == 16 and grown.gap_length >= 101
     assert layout_for(_words, 0, prefix, suffix, 16, (64,), budget).canvas_length == 64
+
+
+def test_first_lines_cuts_after_the_limits_newline_and_keeps_shorter_text():
+    from engine.engine import first_lines
+
+    assert first_lines("a = 1\n    b = 2\n", 1) == "a = 1\n"
+    assert first_lines("a = 1\n    b = 2\n    c", 2) == "a = 1\n    b = 2\n"
+    assert first_lines("a = 1\n    ", 1) == "a = 1\n"  # a newline token's indentation belongs to the next line
+    assert first_lines("a = 1", 1) == "a = 1"
+    assert first_lines("a\nb\nc", None) == "a\nb\nc"

@@ -100,10 +100,12 @@ async def test_cancel_and_deadline(daemon):
 def test_malformed_messages_get_errors_and_the_daemon_keeps_serving(daemon):
     replies = raw_exchange(daemon, b"this is not json\n" + b'{"op": "fly", "id": "x"}\n'
                            + b'{"op": "infill", "id": "y", "prefix": 3}\n' + b'{"op": "infill", "id": "z"}\n'
-                           + b'{"op": "infill", "id": "w", "prefix": "", "max_tokens": 100000}\n', n_replies=5)
+                           + b'{"op": "infill", "id": "w", "prefix": "", "max_tokens": 100000}\n'
+                           + b'{"op": "infill", "id": "v", "prefix": "", "max_lines": 0}\n'
+                           + b'{"op": "infill", "id": "u", "prefix": "", "max_lines": "two"}\n', n_replies=7)
     codes = [r["error"]["code"] for r in replies]
-    assert codes == [p.BAD_REQUEST] * 5
-    assert [r["id"] for r in replies[1:]] == ["x", "y", "z", "w"]
+    assert codes == [p.BAD_REQUEST] * 7
+    assert [r["id"] for r in replies[1:]] == ["x", "y", "z", "w", "v", "u"]
     assert EngineClient(daemon, autostart=False, timeout=60).status().ready
 
 
@@ -181,3 +183,10 @@ def test_dg_engine_stop_and_status_commands(tmp_path):
     out = subprocess.run([sys.executable, "-m", "engine", "status", "--socket", str(sock)], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 1 and "no engine answers" in out.stderr
+
+
+def test_a_line_limit_on_the_wire_bounds_the_completion(daemon):
+    (reply,) = raw_exchange(daemon, json.dumps({"op": "infill", "id": "l", "prefix": PREFIX, "suffix": SUFFIX,
+                                                "max_tokens": 48, "max_lines": 1}).encode() + b"\n", n_replies=1)
+    text = reply["result"]["text"]
+    assert reply["ok"] and "\n" not in text[:-1]

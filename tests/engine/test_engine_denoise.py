@@ -213,3 +213,49 @@ def test_slots_after_the_first_eoi_count_as_settled():
         [False, True, True, True, True, True],
     ]
     assert not after_middle(argmax, None).any()
+
+
+IN_ORDER = SamplerSettings(order="left_to_right")
+
+
+def test_left_to_right_fixes_one_slot_per_step_and_keeps_it(engine):
+    rows = rows_for(engine, [(PREFIX, SUFFIX), (PREFIX + "    y = 2\n", SUFFIX)])
+    seen = []
+    filled = denoise(engine.lm, rows, IN_ORDER, on_step=seen.append)
+    for i, (row, f) in enumerate(zip(rows, filled)):
+        lay = row.layout
+        canvases = [canvas[i, : lay.canvas_length].tolist() for canvas in seen[: f.steps]]
+        fixed = canvases[-1][lay.gap_start : lay.gap_start + f.steps]
+        for step, canvas in enumerate(canvases, start=1):
+            assert canvas[: lay.gap_start] == lay.left_flank and canvas[lay.gap_stop :] == lay.right_flank
+            assert canvas[lay.gap_start : lay.gap_start + step] == fixed[:step]  # a fixed slot stays fixed
+        # The middle is the fixed slots up to <eoi> (not included) when the model ended it.
+        assert fixed[: len(f.middle_ids)] == f.middle_ids
+        assert (fixed[-1] == engine.lm.eoi_id) == (len(f.middle_ids) == f.steps - 1)
+        assert len(f.token_confidences) == f.steps
+
+
+def test_left_to_right_stops_at_the_rows_line_limit(engine):
+    lm = engine.lm
+    (row,) = rows_for(engine, [(PREFIX, SUFFIX)])
+    free = denoise(lm, [row], IN_ORDER)[0]
+    one_line = denoise(lm, [Row(row.layout, row.cache, max_lines=1)], IN_ORDER)[0]
+    newlines = [t for t in one_line.middle_ids if lm.newline_mask[t]]
+    assert one_line.ended and len(newlines) <= 1
+    if newlines:
+        assert lm.newline_mask[one_line.middle_ids[-1]]  # it stopped on that newline
+        assert free.middle_ids[: len(one_line.middle_ids)] == one_line.middle_ids
+
+
+def test_left_to_right_gives_a_row_the_same_completion_alone_or_in_a_batch(engine):
+    alone = denoise(engine.lm, rows_for(engine, [(PREFIX, SUFFIX)]), IN_ORDER)[0]
+    together = denoise(engine.lm, rows_for(engine, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]), IN_ORDER)[1]
+    assert alone.middle_ids == together.middle_ids
+
+
+def test_newline_mask_marks_exactly_the_tokens_holding_a_newline(engine):
+    lm = engine.lm
+    mask = lm.newline_mask
+    assert mask.shape == (lm.tokenizer.get_vocab_size(),) and mask.any()
+    for token in range(0, len(mask), 97):
+        assert bool(mask[token]) == ("\n" in lm.tokenizer.decode([token]))

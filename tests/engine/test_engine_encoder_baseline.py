@@ -6,27 +6,16 @@ from bench import encoder_baseline as baseline
 from bench import humaneval_infill as harness
 
 
-@pytest.fixture(scope="module")
-def stops(engine):
-    return baseline.newline_tokens(engine.lm)
-
-
-def test_newline_tokens_are_exactly_those_whose_text_holds_a_newline(engine, stops):
-    decode = engine.lm.tokenizer.decode
-    assert stops and all("\n" in decode([t]) for t in stops)
-    assert "\n" not in decode([t for t in range(200) if t not in stops])
-
-
-def test_the_encoder_head_continues_a_repeated_line(engine, stops):
+def test_the_encoder_head_continues_a_repeated_line(engine):
     prefix = "def count(x):\n" + "    x = x + 1\n" * 20
-    assert baseline.greedy_line(engine.lm, prefix, "", 24, stops) == "    x = x + 1\n"
+    assert baseline.greedy_line(engine.lm, prefix, "", 24) == "    x = x + 1\n"
 
 
-def test_a_greedy_line_ends_at_its_first_newline_or_its_token_budget(engine, stops):
+def test_a_greedy_line_ends_at_its_first_newline_or_its_token_budget(engine):
     prefix = "def count(x):\n" + "    x = x + 1\n" * 20
-    assert baseline.greedy_line(engine.lm, prefix, "", 2, stops) == "    x"
+    assert baseline.greedy_line(engine.lm, prefix, "", 2) == "    x"
     prompt = 'def largest(xs):\n    """The largest of xs."""\n    best = xs[0]\n    for x in xs:\n'
-    line = baseline.greedy_line(engine.lm, prompt, "    return best\n", 24, stops)
+    line = baseline.greedy_line(engine.lm, prompt, "    return best\n", 24)
     assert line and "\n" not in line[:-1]
 
 
