@@ -35,7 +35,7 @@ from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
-from engine.denoise import ENTROPY_BOUND, LEFT_TO_RIGHT
+from engine.denoise import ORDERS
 from infill import Document, build_request, postprocess
 from infill.settings import Settings
 
@@ -137,7 +137,8 @@ class Served:
 
     def engine_request(self) -> p.InfillRequest | None:
         r = self.request
-        return r and p.InfillRequest(id=self.task["task_id"], prefix=r.prefix, suffix=r.suffix, max_tokens=r.max_tokens)
+        return r and p.InfillRequest(id=self.task["task_id"], prefix=r.prefix, suffix=r.suffix, max_tokens=r.max_tokens,
+                                     max_lines=r.max_lines)
 
     def shown(self, raw_text: str) -> str | None:
         """The completion the server would show for the model's text, or None."""
@@ -178,7 +179,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the report here")
     ap.add_argument("--max-steps", type=int, help="override the model's denoising step cap")
     ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
-    ap.add_argument("--order", choices=(ENTROPY_BOUND, LEFT_TO_RIGHT), help="override the model's denoising order")
+    ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
     ap.add_argument("--served", action="store_true", help="score what the language server would show")
     args = ap.parse_args()
 

@@ -159,9 +159,9 @@ class EngineClient:
                         raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
 
     def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
-               deadline_ms: int | None = None) -> p.InfillResult:
+               deadline_ms: int | None = None, max_lines: int | None = None) -> p.InfillResult:
         return p.result_from_dict(self.call("infill", prefix=prefix, suffix=suffix, max_tokens=max_tokens, doc=doc,
-                                            deadline_ms=deadline_ms))
+                                            deadline_ms=deadline_ms, max_lines=max_lines))
 
     def status(self) -> p.Status:
         return p.status_from_dict(self.call("status"))
@@ -295,9 +295,10 @@ class AsyncEngineClient:
         return f"a{next(self._ids)}"
 
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
-                     deadline_ms: int | None = None, id: str | None = None) -> p.InfillResult:
+                     deadline_ms: int | None = None, id: str | None = None,
+                     max_lines: int | None = None) -> p.InfillResult:
         result = await self.call("infill", id=id, prefix=prefix, suffix=suffix, max_tokens=max_tokens, doc=doc,
-                                 deadline_ms=deadline_ms)
+                                 deadline_ms=deadline_ms, max_lines=max_lines)
         return p.result_from_dict(result)
 
     async def cancel(self, id: str) -> None:

@@ -31,6 +31,7 @@ from engine.kvcache import batch_caches
 
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
 ENTROPY_BOUND, LEFT_TO_RIGHT = "entropy_bound", "left_to_right"
+ORDERS = (ENTROPY_BOUND, LEFT_TO_RIGHT)
 _EXP_FLOOR = -87.0
 
 
@@ -60,6 +61,7 @@ class Row:
     cache: object  # the row's one-row encoder DynamicCache
     alive: Callable[[], bool] = lambda: True  # False once cancelled, superseded or past deadline
     max_lines: int | None = None  # left_to_right: the middle ends after this many newlines
+    max_tokens: int | None = None  # left_to_right: ... or this many tokens (the gap holds more)
 
 
 @dataclass
@@ -210,7 +212,8 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
     if settings.order == LEFT_TO_RIGHT:
         newline = lm.newline_mask.to(device)
         limit = torch.tensor([r.max_lines or gap_width + 1 for r in rows], device=device)
-        length = torch.tensor([r.layout.gap_length for r in rows], device=device)
+        length = torch.tensor([min(r.layout.gap_length, (r.max_tokens or r.layout.gap_length) + 1) for r in rows],
+                              device=device)
         fixed = torch.zeros(batch, dtype=torch.long, device=device)  # per row: slots fixed, the next one open
         lines = torch.zeros(batch, dtype=torch.long, device=device)
         confidence = torch.zeros((batch, gap_width), device=device)

@@ -155,7 +155,7 @@ class Engine:
         reused = [hit for _, hit in caches]
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
             for layout in lays:
-                rows.append(Row(layout, cache, jobs[j].alive, jobs[j].request.max_lines))
+                rows.append(Row(layout, cache, jobs[j].alive, jobs[j].request.max_lines, jobs[j].request.max_tokens))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)

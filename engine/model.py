@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
 
 from engine.canvas import EOI, PAD, SEP, Budget
-from engine.denoise import SamplerSettings
+from engine.denoise import ENTROPY_BOUND, ORDERS, SamplerSettings
 from engine.modeldir import ModelDirError, check_dir
 from engine.textonly import TextOnlyDiffusionGemma
 
@@ -92,12 +92,13 @@ def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
     return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
 
 
-def sampler_settings(generation_config) -> SamplerSettings:
-    """The checkpoint's own denoising defaults (generation_config.json), ours where it sets none."""
+def sampler_settings(generation_config, order: str | None) -> SamplerSettings:
+    """The checkpoint's own denoising defaults (generation_config.json, and the order from dg.json),
+    ours where it sets none."""
     g = generation_config
     found = dict(max_steps=g.max_denoising_steps, t_min=g.t_min, t_max=g.t_max,
                  stability_threshold=g.stability_threshold, confidence_threshold=g.confidence_threshold,
-                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None)
+                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None, order=order)
     return SamplerSettings(**{k: v for k, v in found.items() if v is not None})
 
 
@@ -129,6 +130,9 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
         text_cfg._experts_implementation = "dense"
     extra = json.loads((path / "dg.json").read_text()) if (path / "dg.json").exists() else {}
     budget = Budget.from_dict(extra["budget"]) if "budget" in extra else LARGE_MODEL_BUDGET
+    if extra.get("order", ENTROPY_BOUND) not in ORDERS:
+        raise ModelDirError(f"{path / 'dg.json'}: unknown denoising order {extra['order']!r} "
+                            f"(known: {', '.join(ORDERS)})")
     model = model.to(dev).eval()
     if dtype:
         model = model.to(getattr(torch, dtype))
@@ -137,5 +141,5 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     sep, eoi, pad = special_ids(tokenizer, model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
                        budget=budget, canvases=tuple(extra.get("canvases", [model.config.canvas_length])),
-                       sampler=sampler_settings(model.generation_config), sep_id=sep,
+                       sampler=sampler_settings(model.generation_config, extra.get("order")), sep_id=sep,
                        eoi_id=eoi, pad_id=pad)

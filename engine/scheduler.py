@@ -198,12 +198,13 @@ class InProcessEngine:
         self._ids = 0
 
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
-                     deadline_ms: int | None = None, id: str | None = None) -> p.InfillResult:
+                     deadline_ms: int | None = None, id: str | None = None,
+                     max_lines: int | None = None) -> p.InfillResult:
         from engine.client import EngineError
 
         self._ids += 1
         request = p.parse_infill(dict(id=id or f"i{self._ids}", prefix=prefix, suffix=suffix, max_tokens=max_tokens,
-                                      doc=doc, deadline_ms=deadline_ms))
+                                      doc=doc, deadline_ms=deadline_ms, max_lines=max_lines))
         try:
             return await self.scheduler.submit(request)
         except RequestFailed as exc:

@@ -89,7 +89,7 @@ class Completer:
                                 open_documents=[other.doc for other in self.documents])
         if request is None:
             return None, S.NONE
-        key = (request.language, request.mode, request.max_tokens, request.prefix, request.suffix)
+        key = (request.language, request.mode, request.max_tokens, request.max_lines, request.prefix, request.suffix)
         answer = self.cache.get(key)
         source = S.CACHE
         if answer is None:
@@ -122,7 +122,7 @@ class Completer:
         self.link.check_ready()
         self.stats.model_calls += 1
         started = time.perf_counter()
-        result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens)
+        result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens, request.max_lines)
         if result is None:
             return None
         self.stats.record_model((time.perf_counter() - started) * 1000)

@@ -17,8 +17,16 @@ from pathlib import Path
 
 import torch
 
+from engine.denoise import ENTROPY_BOUND, LEFT_TO_RIGHT
 from engine.textonly import TextOnlyDiffusionGemma
 from training.train import BUDGET, CANVASES, PACKAGED, export
+
+
+ORDER_TEXT = {
+    LEFT_TO_RIGHT: "left to right: each step fixes the leftmost open gap slot to its most likely token and renoises "
+                   "the slots after it, until `<eoi>` or the request's line limit",
+    ENTROPY_BOUND: "by DiffusionGemma's entropy-bound rules",
+}
 
 
 def curve(log: list[dict]) -> list[str]:
@@ -30,8 +38,9 @@ def curve(log: list[dict]) -> list[str]:
            "changed the held-out batches. From step 6,000 (session 4) the run resumed from the step-5,914 weights "
            "with a fresh optimizer (session 3's later checkpoint was lost with its machine) on a corpus rebuilt from "
            "the same sources, whose held-out batches differ. From step 12,982 (session 5) it continued session 4's "
-           "checkpoint and optimizer, warming back up from the cooled learning rate; the last row is the weights "
-           "shipped (the EMA).", "",
+           "checkpoint and optimizer, warming back up from the cooled learning rate. From step 20,277 (session 6) "
+           "it continued the branch that stayed at the peak rate (from step 17,862), not the released cooled-down "
+           "weights. The last row is the weights shipped.", "",
            "| step | tokens | next-token loss | infill loss | window loss (50% noise) |", "|---|---|---|---|---|"]
     seen = set()
     for r in rows:
@@ -43,7 +52,7 @@ def curve(log: list[dict]) -> list[str]:
 
 
 def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int,
-         log: list[dict]) -> str:
+         log: list[dict], order: str) -> str:
     text = config["text_config"]
     lines = [
         "# dg-tiny",
@@ -83,10 +92,12 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         *[f"| {name} | {lic} |" for name, lic in sorted(sources.items())],
         "",
         "## Scores",
-        "Reproduce with `python -m bench.humaneval_infill --split single,heldout --sample 200` (HumanEval-",
-        "infilling, MIT, pass@1 by executing the tests; held-out single lines of the corpus for the confidence gate)",
-        "and, for the rows marked served, `--split single --sample 200 --served`: what the language server would",
-        "show, after infill's post-processing, with the cursor at the gap.",
+        f"The engine denoises {ORDER_TEXT[order]} (`order` in dg.json).",
+        "Reproduce with `python -m bench.humaneval_infill --split single,heldout [--sample N]` (HumanEval-",
+        "infilling, MIT, pass@1 by executing the tests; held-out single lines of the corpus for the confidence gate;",
+        "one-line splits are asked for one line) and, for the rows marked served, `--split single --served`: what",
+        "the language server would show with its default settings, after infill's post-processing, with the cursor",
+        "at the gap.",
         "",
         "| split | tasks | pass@1 | empty floor | exact match | edit similarity | mean steps | tokens/forward | "
         "ms/task |",
@@ -132,8 +143,9 @@ def main() -> None:
     sources = json.loads((args.corpus / "sources.json").read_text())
     log_path = args.run / "log.jsonl"
     log = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
+    order = json.loads((PACKAGED / "dg.json").read_text()).get("order", ENTROPY_BOUND)
     (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config,
-                                                 n_params, log))
+                                                 n_params, log, order))
     print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
 
 

@@ -10,7 +10,7 @@ from engine.client import AsyncEngineClient
 
 @asynccontextmanager
 async def open_engine(*, model_dir: Path | None, socket: str | None, in_process: bool, timeout: float):
-    """Yield an object with `async infill(prefix, suffix, max_tokens=, doc=, id=)`."""
+    """Yield an object with `async infill(prefix, suffix, max_tokens=, max_lines=, doc=, id=)`."""
     if in_process:
         # Imported here: it loads torch, which a run against the daemon never needs.
         from engine.scheduler import InProcessEngine

@@ -145,8 +145,14 @@ def test_a_checkpoint_brings_its_own_denoising_defaults(tmp_path):
     gen = json.loads((tmp_path / "generation_config.json").read_text())
     gen.update(max_denoising_steps=5, t_min=0.2, t_max=0.3)
     (tmp_path / "generation_config.json").write_text(json.dumps(gen))
+    assert load(DEFAULT_MODEL_DIR).sampler.order == "left_to_right"
+    extra = json.loads((tmp_path / "dg.json").read_text())
+    (tmp_path / "dg.json").write_text(json.dumps(dict(extra, order="entropy_bound")))
     settings = load(tmp_path).sampler
-    assert (settings.max_steps, settings.t_min, settings.t_max) == (5, 0.2, 0.3)
+    assert (settings.max_steps, settings.t_min, settings.t_max, settings.order) == (5, 0.2, 0.3, "entropy_bound")
+    (tmp_path / "dg.json").write_text(json.dumps(dict(extra, order="sideways")))
+    with pytest.raises(ModelDirError, match="unknown denoising order 'sideways'"):
+        load(tmp_path)
 
 
 def test_the_same_request_gets_the_same_completion(engine):
@@ -259,3 +265,9 @@ def test_newline_mask_marks_exactly_the_tokens_holding_a_newline(engine):
     assert mask.shape == (lm.tokenizer.get_vocab_size(),) and mask.any()
     for token in range(0, len(mask), 97):
         assert bool(mask[token]) == ("\n" in lm.tokenizer.decode([token]))
+
+
+def test_left_to_right_fixes_at_most_the_rows_token_budget_and_its_end(engine):
+    (row,) = rows_for(engine, [(PREFIX, SUFFIX)])
+    short = denoise(engine.lm, [Row(row.layout, row.cache, max_tokens=3)], IN_ORDER)[0]
+    assert short.steps <= 4 and len(short.middle_ids) <= 4

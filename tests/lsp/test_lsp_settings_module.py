@@ -10,7 +10,7 @@ from infill.settings import DEFAULT_MIN_CONFIDENCE, Settings, SettingsError
 def test_lsp_settings_defaults():
     s = Settings()
     assert (s.model_dir, s.engine_socket, s.enabled_languages) == (None, None, ())
-    assert (s.max_lines, s.debounce_ms, s.min_confidence, s.enabled) == (8, 0, DEFAULT_MIN_CONFIDENCE, True)
+    assert (s.max_lines, s.debounce_ms, s.min_confidence, s.enabled) == (1, 0, DEFAULT_MIN_CONFIDENCE, True)
 
 
 def test_lsp_settings_from_the_vscode_section():
@@ -26,7 +26,7 @@ def test_lsp_settings_from_the_vscode_section():
 def test_lsp_settings_partial_update_keeps_the_rest_and_null_resets():
     base = Settings(max_lines=3, engine_socket="tcp://127.0.0.1:7411")
     s = Settings.from_dict({"debounceMs": 10, "maxLines": None}, base)
-    assert (s.max_lines, s.engine_socket, s.debounce_ms) == (8, "tcp://127.0.0.1:7411", 10)
+    assert (s.max_lines, s.engine_socket, s.debounce_ms) == (1, "tcp://127.0.0.1:7411", 10)
     assert Settings.from_dict({"modelDir": "  "}).model_dir is None
 
 

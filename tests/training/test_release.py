@@ -16,9 +16,12 @@ def test_the_card_lists_raw_and_served_scores_and_the_curve():
     config = json.loads((PACKAGED / "config.json").read_text())
     served = dict(ROW, shown=0.07, **{"pass@1_among_shown": 0.5})
     report = {"single": ROW, "single (served)": served}
-    text = release.card(STATE, {"cpython-stdlib": "PSF-2.0"}, report, None, config, 8_000_000, LOG)
+    text = release.card(STATE, {"cpython-stdlib": "PSF-2.0"}, report, None, config, 8_000_000, LOG, "left_to_right")
+    assert "The engine denoises left to right: each step fixes the leftmost open gap slot" in text
     assert "| single | 200 | 3.00% | 2.50% |" in text
     assert "| single (served) | 200 | 3.00% |" in text
     assert "single (served): the server showed a completion for 7.0% of the tasks; 50.0% of those passed." in text
     assert "| cpython-stdlib | PSF-2.0 |" in text
     assert "| 100 | 1,000 | 3.0 | 5.0 | 4.0 |" in text
+    other = release.card(STATE, {}, report, None, config, 8_000_000, LOG, "entropy_bound")
+    assert "The engine denoises by DiffusionGemma's entropy-bound rules (`order` in dg.json)." in other
