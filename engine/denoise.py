@@ -15,6 +15,12 @@ are cut from it, so they count as settled, as flanks do. A row leaves the batch 
 so the forward passes shrink as rows finish. Each row draws its noise from its own generator
 seeded by its content: the same request gets the same completion whichever requests share its
 batch.
+
+A model may instead ask for the left_to_right order (dg.json): each step fixes the leftmost open
+slot to its argmax, keeps the slots fixed before it and renoises the rest, and the middle is the
+fixed slots once <eoi> or the row's line or token limit is reached. The canvas, its flanks and
+the noise are the same; a small model that cannot fill many slots at once still denoises them one
+by one with the suffix in view.
 """
 
 from __future__ import annotations
@@ -209,6 +215,28 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
         out[i] = Filled(middle, ended, steps[i], [round(c, 4) for c in conf.tolist()])
 
+    def forward() -> torch.Tensor | None:
+        """Drop the rows no longer alive, then one decoder pass over the rest (its logits become the next
+        pass's self-conditioning); returns the rows' batch indices, None when no row is left."""
+        nonlocal sc_logits
+        keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
+        if len(keep) < len(active):
+            narrow(keep)
+        if not active:
+            return None
+        idx = torch.tensor(active, device=device)
+        hidden = model.model.decoder(decoder_input_ids=canvas[idx], cache=cache, decoder_attention_mask=mask,
+                                     decoder_position_ids=positions[idx],
+                                     self_conditioning_logits=sc_logits).last_hidden_state
+        sc_logits = softcapped_logits(model, hidden)
+        return idx
+
+    def stepped() -> None:
+        for i in active:
+            steps[i] += 1
+        if on_step is not None:
+            on_step(canvas.clone())
+
     if settings.order == LEFT_TO_RIGHT:
         newline = lm.newline_mask.to(device)
         limit = torch.tensor([r.max_lines or gap_width + 1 for r in rows], device=device)
@@ -218,18 +246,8 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         lines = torch.zeros(batch, dtype=torch.long, device=device)
         confidence = torch.zeros((batch, gap_width), device=device)
         slots = torch.arange(gap_width, device=device)
-        while True:
-            keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
-            if len(keep) < len(active):
-                narrow(keep)
-            if not active:
-                break
-            idx = torch.tensor(active, device=device)
+        while (idx := forward()) is not None:
             current, g_index, here = canvas[idx], gap_index[idx], fixed[idx]
-            hidden = model.model.decoder(decoder_input_ids=current, cache=cache, decoder_attention_mask=mask,
-                                         decoder_position_ids=positions[idx],
-                                         self_conditioning_logits=sc_logits).last_hidden_state
-            sc_logits = softcapped_logits(model, hidden)
             at_open = sc_logits[torch.arange(len(active), device=device), g_index.gather(1, here[:, None]).squeeze(1)]
             prob, token = torch.softmax(at_open, -1).max(-1)
             gap_now = current.gather(1, g_index)
@@ -239,10 +257,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
             confidence[idx, here] = prob.float()
             lines[idx] += newline[token].long()
             fixed[idx] += 1
-            for i in active:
-                steps[i] += 1
-            if on_step is not None:
-                on_step(canvas.clone())
+            stepped()
             ended = token == (lm.eoi_id if lm.eoi_id is not None else -1)
             done = (ended | (lines[idx] >= limit[idx]) | (fixed[idx] >= length[idx])).tolist()
             for slot, i in enumerate(active):
@@ -256,27 +271,16 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
         return out
 
     for cur_step in reversed(range(1, settings.max_steps + 1)):
-        keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
-        if len(keep) < len(active):
-            narrow(keep)
-        if not active:
+        if (idx := forward()) is None:
             break
-        idx = torch.tensor(active, device=device)
         current, g_index, g_valid = canvas[idx], gap_index[idx], gap_valid[idx]
-        hidden = model.model.decoder(decoder_input_ids=current, cache=cache, decoder_attention_mask=mask,
-                                     decoder_position_ids=positions[idx],
-                                     self_conditioning_logits=sc_logits).last_hidden_state
-        sc_logits = softcapped_logits(model, hidden)
         gap_logits = sc_logits[torch.arange(len(active), device=device)[:, None], g_index]
         pred = predict_gap(gap_logits, settings.temperature(cur_step), noise.uniforms(active, gap_width))
         accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), settings.entropy_bound)
         renoised = torch.where(accepted, pred.draw, noise.tokens(active, gap_width, vocab))
         argmax = pred.argmax.masked_fill(~g_valid, 0)
         canvas[idx] = current.scatter(1, g_index, torch.where(g_valid, renoised, current.gather(1, g_index)))
-        for i in active:
-            steps[i] += 1
-        if on_step is not None:
-            on_step(canvas.clone())
+        stepped()
 
         # The stop judges what the completion will be: slots past a row's gap, and slots after the
         # middle's <eoi> (cut from the completion), count as settled, as flanks do.
