@@ -66,7 +66,7 @@ def test_editor_nvim_ghost_text_accept(mode, nvim, dg_lsp, engine_env, tmp_path)
         DG_TEST_FILE=str(src),
         DG_TEST_LINE=str(SAMPLE_LINE),
         DG_TEST_NUDGE_LINE=NUDGE_LINE,
-        DG_TEST_SETTINGS=json.dumps({"maxLines": 4}),
+        DG_TEST_SETTINGS=json.dumps({"maxLines": 4, "minConfidence": 0}),
         DG_TEST_TIMEOUT_MS=str((TIMEOUT_S - 30) * 1000),
         DG_TEST_RESULT=str(result_path),
     )

@@ -54,6 +54,7 @@ SETTINGS = {
     "extensions.autoCheckUpdates": False,
     "extensions.autoUpdate": False,
     "dg.maxLines": 4,
+    "dg.minConfidence": 0,  # the test follows a ghost text through the editor, whatever its confidence
 }
 
 

@@ -49,8 +49,11 @@ def engine_socket(tmp_path_factory):
 async def client(lsp_client: LanguageClient, request, engine_socket):
     # Parametrize indirectly with the position encodings the client offers (default: none, so UTF-16).
     encodings = getattr(request, "param", None)
+    # No confidence gate: these tests follow completions through the pipeline, whatever the model's
+    # confidence; the gate has tests of its own.
+    options = {"engineSocket": engine_socket, "minConfidence": 0.0}
     lsp_client.initialize_result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=capabilities(encodings), initialization_options={"engineSocket": engine_socket}))
+        capabilities=capabilities(encodings), initialization_options=options))
     yield
     await lsp_client.shutdown_session()
 
