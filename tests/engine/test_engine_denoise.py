@@ -201,9 +201,18 @@ def test_draws_follow_the_tempered_distribution():
     torch.testing.assert_close(shares, torch.tensor([0.1, 0.2, 0.3, 0.4]), atol=0.015, rtol=0)
 
 
-def test_a_row_gets_the_same_completion_alone_or_in_a_batch(engine):
-    alone = denoise(engine.lm, rows_for(engine, [(PREFIX, SUFFIX)]), SamplerSettings(max_steps=6))[0]
-    together = denoise(engine.lm, rows_for(engine, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
+@pytest.fixture(scope="module")
+def engine32():
+    """The embedded model in float32: batched and single-row bfloat16 matmuls round differently, and over
+    six parallel steps a near-tie can flip; the batch-independence of the noise is what is tested here."""
+    from engine.engine import Engine
+
+    return Engine(DEFAULT_MODEL_DIR, dtype="float32")
+
+
+def test_a_row_gets_the_same_completion_alone_or_in_a_batch(engine32):
+    alone = denoise(engine32.lm, rows_for(engine32, [(PREFIX, SUFFIX)]), SamplerSettings(max_steps=6))[0]
+    together = denoise(engine32.lm, rows_for(engine32, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
                        SamplerSettings(max_steps=6))[1]
     assert alone.middle_ids == together.middle_ids
 
@@ -253,9 +262,10 @@ def test_left_to_right_stops_at_the_rows_line_limit(engine):
         assert free.middle_ids[: len(one_line.middle_ids)] == one_line.middle_ids
 
 
-def test_left_to_right_gives_a_row_the_same_completion_alone_or_in_a_batch(engine):
-    alone = denoise(engine.lm, rows_for(engine, [(PREFIX, SUFFIX)]), IN_ORDER)[0]
-    together = denoise(engine.lm, rows_for(engine, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]), IN_ORDER)[1]
+def test_left_to_right_gives_a_row_the_same_completion_alone_or_in_a_batch(engine32):
+    alone = denoise(engine32.lm, rows_for(engine32, [(PREFIX, SUFFIX)]), IN_ORDER)[0]
+    together = denoise(engine32.lm, rows_for(engine32, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
+                       IN_ORDER)[1]
     assert alone.middle_ids == together.middle_ids
 
 
