@@ -24,13 +24,13 @@ import torch
 from transformers.cache_utils import DynamicCache
 
 from bench.batch import machine
-from bench.humaneval_infill import (LINE_SPLITS, add_task_options, complete, edit_similarity, exact, program,
-                                    run_program, select_tasks)
+from bench.humaneval_infill import (LINE_SPLITS, add_task_options, complete, program, run_program, select_tasks,
+                                    text_scores)
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.canvas import layout_for
 from engine.denoise import softcapped_logits
-from engine.engine import Engine
+from engine.engine import Engine, first_lines
 from engine.model import LoadedModel
 
 
@@ -51,19 +51,16 @@ def greedy_line(lm: LoadedModel, prefix: str, suffix: str, max_tokens: int) -> s
         position = torch.tensor([[len(ids) + len(out) - 1]], device=lm.device)
         hidden = encoder(input_ids=torch.tensor([[token]], device=lm.device), cache=cache,
                          position_ids=position).last_hidden_state
-    text = lm.decode(out)
-    return text[: text.index("\n") + 1] if "\n" in text else text
+    return first_lines(lm.decode(out), 1)
 
 
 def score(tasks: list[dict], texts: list[str], seconds: float, run_tests: bool) -> dict:
-    row = dict(exact_match=sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / len(tasks),
-               edit_similarity=sum(edit_similarity(t, task["canonical_solution"])
-                                   for t, task in zip(texts, tasks)) / len(tasks),
-               ms_per_task=1000 * seconds / len(tasks))
+    row = dict(text_scores(tasks, texts), ms_per_task=round(1000 * seconds / len(tasks), 4))
     if run_tests:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            row["pass@1"] = sum(pool.map(run_program, [program(task, t) for task, t in zip(tasks, texts)])) / len(tasks)
-    return {k: round(v, 4) for k, v in row.items()}
+            passed = sum(pool.map(run_program, [program(task, t) for task, t in zip(tasks, texts)]))
+        row["pass@1"] = round(passed / len(tasks), 4)
+    return row
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ SPLITS = {
     "span-light": ("HumanEval-RandomSpanInfillingLight.jsonl.gz", 96),
 }
 # Splits whose gap is one line: the engine is told so, as the server tells it for a line gap.
-LINE_SPLITS = {"single": 1, "heldout": 1}
+LINE_SPLITS = ("single", "heldout")
 TIME_LIMIT_S = 10.0
 
 
@@ -159,6 +159,14 @@ def edit_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.strip(), b.strip()).ratio()
 
 
+def text_scores(tasks: list[dict], texts: list[str]) -> dict:
+    """Exact match and edit similarity of the texts against the tasks' canonical middles."""
+    n = len(tasks)
+    return dict(exact_match=round(sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / n, 4),
+                edit_similarity=round(sum(edit_similarity(t, task["canonical_solution"])
+                                          for t, task in zip(texts, tasks)) / n, 4))
+
+
 def gate_table(rows: list[tuple[p.InfillResult | None, bool]]) -> list[dict]:
     """Share shown and correctness among shown, gating on the mean or on the minimum token confidence."""
     out = []
@@ -200,7 +208,7 @@ def main() -> None:
         served = [Served(task) for task in tasks] if args.served and split != "heldout" else None
         requests = ([s.engine_request() for s in served] if served else
                     [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens,
-                                     max_lines=LINE_SPLITS.get(split)) for t in tasks])
+                                     max_lines=1 if split in LINE_SPLITS else None) for t in tasks])
         t_split = time.time()
         results = complete(engine, requests, args.batch)
         engine_s = time.time() - t_split
@@ -210,14 +218,11 @@ def main() -> None:
             texts = [t or "" for t in shown]
         row = dict(
             tasks=len(tasks),
-            exact_match=round(sum(exact(t, task["canonical_solution"]) for t, task in zip(texts, tasks)) / len(tasks),
-                              4),
+            **text_scores(tasks, texts),
             mean_steps=round(sum(r.steps for r in results if r) / len(tasks), 2),
             tokens_per_forward=round(sum(r.tokens_per_forward for r in results if r) / len(tasks), 3),
             ms_per_task=round(1000 * engine_s / len(tasks), 1),
             ended=round(sum(bool(r and r.ended) for r in results) / len(tasks), 3),
-            edit_similarity=round(sum(edit_similarity(t, task["canonical_solution"])
-                                      for t, task in zip(texts, tasks)) / len(tasks), 4),
         )
         if split == "heldout":
             row["gate"] = gate_table([(r, exact(t, task["canonical_solution"]))

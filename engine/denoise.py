@@ -52,7 +52,7 @@ class SamplerSettings:
     stability_threshold: int = _DG_DEFAULTS["stability_threshold"]
     confidence_threshold: float = _DG_DEFAULTS["confidence_threshold"]
     # "entropy_bound": DiffusionGemma's rules above. "left_to_right": each step fixes the leftmost open
-    # gap slot to its argmax and renoises the slots after it, until <eoi> or the row's line limit;
+    # gap slot to its argmax and renoises the slots after it, until <eoi> or the row's line or token limit;
     # max_steps, the temperatures and the stop thresholds do not apply.
     order: str = ENTROPY_BOUND
 
@@ -259,13 +259,14 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
             fixed[idx] += 1
             stepped()
             ended = token == (lm.eoi_id if lm.eoi_id is not None else -1)
-            done = (ended | (lines[idx] >= limit[idx]) | (fixed[idx] >= length[idx])).tolist()
+            at_limit = lines[idx] >= limit[idx]
+            done = (ended | at_limit | (fixed[idx] >= length[idx])).tolist()
             for slot, i in enumerate(active):
                 if done[slot]:
                     n = int(fixed[i])
                     ids = canvas[i, gap_index[i, :n]].tolist()
                     stop = bool(ended[slot])
-                    out[i] = Filled(ids[:-1] if stop else ids, stop or bool(lines[i] >= limit[i]), steps[i],
+                    out[i] = Filled(ids[:-1] if stop else ids, stop or bool(at_limit[slot]), steps[i],
                                     [round(c, 4) for c in confidence[i, :n].tolist()])
             narrow([slot for slot, d in enumerate(done) if not d])
         return out

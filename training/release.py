@@ -19,7 +19,7 @@ import torch
 
 from engine.denoise import ENTROPY_BOUND, LEFT_TO_RIGHT
 from engine.textonly import TextOnlyDiffusionGemma
-from training.train import BUDGET, CANVASES, PACKAGED, export
+from training.train import BUDGET, CANVASES, DECODING_ORDER, PACKAGED, export
 
 
 ORDER_TEXT = {
@@ -143,9 +143,8 @@ def main() -> None:
     sources = json.loads((args.corpus / "sources.json").read_text())
     log_path = args.run / "log.jsonl"
     log = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
-    order = json.loads((PACKAGED / "dg.json").read_text()).get("order", ENTROPY_BOUND)
     (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config,
-                                                 n_params, log, order))
+                                                 n_params, log, DECODING_ORDER))
     print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
 
 
