@@ -58,7 +58,7 @@ def bench_diffusion(engine: Engine, gap: int, warm: bool, concurrent: int, runs:
     for r in range(runs):
         batch = ctx[r * concurrent : (r + 1) * concurrent]
         jobs = [Job(p.InfillRequest(id=str(i), prefix=a, suffix=b, max_tokens=gap)) for i, (a, b) in enumerate(batch)]
-        canvases += [engine.layouts(job.request)[0].canvas_length for job in jobs]
+        canvases += [engine.layouts(job.request, job.request.prefix)[0].canvas_length for job in jobs]
         if warm:
             engine.run(jobs, record=False)  # the contexts are now cached; time the repeat
         else:

@@ -16,11 +16,16 @@ so the forward passes shrink as rows finish. Each row draws its noise from its o
 seeded by its content: the same request gets the same completion whichever requests share its
 batch.
 
-A model may instead ask for the left_to_right order (dg.json): each step fixes the leftmost open
-slot to its argmax, keeps the slots fixed before it and renoises the rest, and the middle is the
-fixed slots once <eoi> or the row's line or token limit is reached. The canvas, its flanks and
-the noise are the same; a small model that cannot fill many slots at once still denoises them one
-by one with the suffix in view.
+A model may instead ask for one of two orders that fill the gap from its left end (dg.json):
+- left_to_right: each step fixes the leftmost open slot to its argmax, keeps the slots fixed
+  before it and renoises the rest; a small model that cannot fill many slots at once still
+  denoises them one by one with the suffix in view.
+- draft: each step fixes the leftmost open slot and every open slot after it, in a run, whose
+  probability reaches the model's acceptance threshold, and fills the remaining open slots with
+  this step's argmax (its draft) instead of noise; the next step sees the draft and this step's
+  logits. A model trained on such states (training/train.py, DRAFT_P) corrects a wrong draft
+  rather than copying it, so it fixes several slots per forward pass.
+Both end a row's middle at <eoi>, or at the row's line or token limit.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from engine.canvas import Layout, middle_from_gap
 from engine.kvcache import batch_caches
 
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
-ENTROPY_BOUND, LEFT_TO_RIGHT = "entropy_bound", "left_to_right"
-ORDERS = (ENTROPY_BOUND, LEFT_TO_RIGHT)
+ENTROPY_BOUND, LEFT_TO_RIGHT, DRAFT = "entropy_bound", "left_to_right", "draft"
+ORDERS = (ENTROPY_BOUND, LEFT_TO_RIGHT, DRAFT)
 _EXP_FLOOR = -87.0
 
 
@@ -51,10 +56,13 @@ class SamplerSettings:
     t_max: float = _DG_DEFAULTS["t_max"]
     stability_threshold: int = _DG_DEFAULTS["stability_threshold"]
     confidence_threshold: float = _DG_DEFAULTS["confidence_threshold"]
-    # "entropy_bound": DiffusionGemma's rules above. "left_to_right": each step fixes the leftmost open
-    # gap slot to its argmax and renoises the slots after it, until <eoi> or the row's line or token limit;
-    # max_steps, the temperatures and the stop thresholds do not apply.
+    # "entropy_bound": DiffusionGemma's rules above. "left_to_right" and "draft" fill the gap from its
+    # left end (see the module's docstring); max_steps, the temperatures and the stop thresholds do not
+    # apply to them.
     order: str = ENTROPY_BOUND
+    # draft: the probability at which an open slot after the leftmost one is fixed in the same step
+    # (calibrated per model: dg.json's "accept", see the model card).
+    accept: float = 0.9
 
     def temperature(self, cur_step: int) -> float:
         """`LinearTemperatureScheduleLogitsProcessor`'s schedule; `cur_step` counts the steps left."""
@@ -66,8 +74,9 @@ class Row:
     layout: Layout
     cache: object  # the row's one-row encoder DynamicCache
     alive: Callable[[], bool] = lambda: True  # False once cancelled, superseded or past deadline
-    max_lines: int | None = None  # left_to_right: the middle ends after this many newlines
-    max_tokens: int | None = None  # left_to_right: ... or this many tokens (the gap holds more)
+    max_lines: int | None = None  # left_to_right, draft: the middle ends after this many newlines
+    max_tokens: int | None = None  # left_to_right, draft: ... or this many tokens (the gap holds more)
+    heal: str = ""  # left_to_right, draft: text the middle must start with (token healing, LoadedModel.heal)
 
 
 @dataclass
@@ -147,157 +156,223 @@ class RowNoise:
         return torch.stack([torch.randint(vocab, (n,), generator=self.gens[i], device=self.device) for i in which])
 
 
+class Batch:
+    """The rows being denoised: their canvases over their encoder caches, the attention masks and the
+    last step's logits. Rows leave as they finish or stop being alive, so the passes shrink."""
+
+    def __init__(self, lm, rows: list[Row]):
+        self.lm, self.rows = lm, rows
+        self.model, device = lm.model, lm.device
+        self.device = device
+        self.vocab = self.model.config.text_config.vocab_size
+        batch = len(rows)
+        self.width = max(r.layout.canvas_length for r in rows)
+        self.gap_width = max(r.layout.gap_length for r in rows)
+
+        canvas = torch.full((batch, self.width), lm.pad_id, dtype=torch.long)
+        in_canvas = torch.zeros((batch, self.width), dtype=torch.bool)
+        # Gap slot j of row i is canvas position gap_index[i, j]; slots past a short gap repeat its last
+        # position and are masked out by gap_valid.
+        gap_index = torch.zeros((batch, self.gap_width), dtype=torch.long)
+        gap_valid = torch.zeros((batch, self.gap_width), dtype=torch.bool)
+        for i, r in enumerate(rows):
+            lay = r.layout
+            canvas[i, : lay.canvas_length] = torch.tensor(lay.canvas([lm.pad_id] * lay.gap_length))
+            in_canvas[i, : lay.canvas_length] = True
+            gap_index[i] = torch.arange(lay.gap_start, lay.gap_start + self.gap_width).clamp_(max=lay.gap_stop - 1)
+            gap_valid[i, : lay.gap_length] = True
+        self.canvas, in_canvas, self.gap_index, self.gap_valid = (
+            t.to(device) for t in (canvas, in_canvas, gap_index, gap_valid))
+
+        self.cache, lengths = batch_caches(self.model, [r.cache for r in rows])
+        longest = max(lengths)
+        context = torch.tensor([[j >= longest - n for j in range(longest)] for n in lengths], device=device)
+        self.attention = torch.cat([context, in_canvas], dim=1)
+        self.positions = torch.stack([torch.arange(n, n + self.width) for n in lengths]).to(device)
+
+        self.noise = RowNoise(rows, device)
+        everyone = list(range(batch))
+        self.set_gap(everyone, self.noise.tokens(everyone, self.gap_width, self.vocab))
+        self.logits = None  # softcapped logits of the last step: the next step's self-conditioning input
+        self.active = everyone  # rows still denoising, in batch order
+        self.mask = self._decoder_mask(self.active)
+        self.steps = [0] * batch
+
+    def _decoder_mask(self, which: list[int]):
+        """The decoder's attention masks for these rows: built when the batch changes, not every step."""
+        return self.model.model.decoder.create_diffusion_decoder_attention_mask(
+            config=self.model.config,
+            inputs_embeds=torch.empty((len(which), self.width, 1), dtype=self.model.dtype, device=self.device),
+            cache=self.cache, decoder_attention_mask=self.attention[torch.tensor(which, device=self.device)])
+
+    def narrow(self, keep: list[int]) -> None:
+        """Keep only the `keep` slots of the batch: their rows, cache, logits and attention masks."""
+        if len(keep) == len(self.active):
+            return
+        idx = torch.tensor(keep, dtype=torch.long, device=self.device)
+        for layer in self.cache.layers:
+            layer.batch_select_indices(idx)
+        if self.logits is not None:
+            self.logits = self.logits[idx]
+        self.active = [self.active[slot] for slot in keep]
+        self.mask = self._decoder_mask(self.active) if self.active else None
+
+    def forward(self) -> torch.Tensor | None:
+        """Drop the rows no longer alive, then one decoder pass over the rest (its logits become the next
+        pass's self-conditioning); returns the rows' batch indices, None when no row is left."""
+        self.narrow([slot for slot, i in enumerate(self.active) if self.rows[i].alive()])
+        if not self.active:
+            return None
+        idx = torch.tensor(self.active, device=self.device)
+        hidden = self.model.model.decoder(
+            decoder_input_ids=self.canvas[idx], cache=self.cache, decoder_attention_mask=self.mask,
+            decoder_position_ids=self.positions[idx], self_conditioning_logits=self.logits).last_hidden_state
+        self.logits = softcapped_logits(self.model, hidden)
+        for i in self.active:
+            self.steps[i] += 1
+        return idx
+
+    def gap_logits(self, idx: torch.Tensor) -> torch.Tensor:
+        """(active rows, gap, vocab): the last step's logits at the active rows' gap slots."""
+        return self.logits[torch.arange(len(idx), device=self.device)[:, None], self.gap_index[idx]]
+
+    def gap(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.canvas[idx].gather(1, self.gap_index[idx])
+
+    def set_gap(self, which: list[int], gap: torch.Tensor) -> None:
+        """Write these rows' gap slots (slots past a row's gap are left alone)."""
+        idx = torch.tensor(which, device=self.device)
+        current, g_index = self.canvas[idx], self.gap_index[idx]
+        self.canvas[idx] = current.scatter(1, g_index, torch.where(self.gap_valid[idx], gap, current.gather(1, g_index)))
+
+
+class EntropyBoundOrder:
+    """DiffusionGemma's rules: `max_steps` steps at a falling temperature, each accepting the
+    lowest-entropy gap slots and renoising the rest, until the canvas is stable and confident."""
+
+    def __init__(self, settings: SamplerSettings):
+        self.settings = settings
+
+    def run(self, batch: Batch, on_step) -> list[Filled | None]:
+        s, lm = self.settings, batch.lm
+        out: list[Filled | None] = [None] * len(batch.rows)
+        history = torch.full((s.stability_threshold, len(batch.rows), batch.gap_width), -1, dtype=torch.long,
+                             device=batch.device)
+        for cur_step in reversed(range(1, s.max_steps + 1)):
+            # 1. One decoder pass over the rows still alive.
+            if (idx := batch.forward()) is None:
+                break
+            # 2. Draw every gap slot at the step's temperature; accept the lowest-entropy ones and
+            #    renoise the rest.
+            g_valid = batch.gap_valid[idx]
+            pred = predict_gap(batch.gap_logits(idx), s.temperature(cur_step),
+                               batch.noise.uniforms(batch.active, batch.gap_width))
+            accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), s.entropy_bound)
+            batch.set_gap(batch.active, torch.where(accepted, pred.draw,
+                                                    batch.noise.tokens(batch.active, batch.gap_width, batch.vocab)))
+            if on_step is not None:
+                on_step(batch.canvas.clone())
+            # 3. Stop a row once its argmax canvas is stable and confident. The stop judges what the
+            #    completion will be: slots past a row's gap, and slots after the middle's <eoi> (cut from
+            #    the completion), count as settled, as flanks do.
+            argmax = pred.argmax.masked_fill(~g_valid, 0)
+            settled = ~g_valid | after_middle(argmax, lm.eoi_id)
+            judged = argmax.masked_fill(settled, lm.pad_id)
+            stable = (history[:, idx] == judged).all(-1).all(0)
+            if s.stability_threshold:
+                history[:, idx] = torch.cat([history[1:, idx], judged[None]])
+            confident = pred.entropy.masked_fill(settled, 0.0).sum(-1) / batch.width < s.confidence_threshold
+            done = [True] * len(idx) if cur_step == 1 else (stable & confident).tolist()
+            for slot, i in enumerate(batch.active):
+                if done[slot]:
+                    out[i] = self._filled(batch, slot, i, argmax[slot])
+            batch.narrow([slot for slot, d in enumerate(done) if not d])
+        return out
+
+    @staticmethod
+    def _filled(batch: Batch, slot: int, i: int, argmax: torch.Tensor) -> Filled:
+        lm, lay = batch.lm, batch.rows[i].layout
+        gap_ids = argmax[: lay.gap_length].tolist()
+        middle, ended = middle_from_gap(gap_ids, lm.eoi_id if lm.eoi_id is not None else -1, lm.pad_id)
+        n = min(len(gap_ids), len(middle) + int(ended))
+        raw = batch.logits[slot, lay.gap_start : lay.gap_start + n]
+        conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
+        return Filled(middle, ended, batch.steps[i], [round(c, 4) for c in conf.tolist()])
+
+
+class FromTheLeft:
+    """The left_to_right and draft orders: the gap is fixed from its left end, one run of slots per
+    step; the open slots after the run get fresh noise (left_to_right) or this step's argmax (draft)."""
+
+    def __init__(self, settings: SamplerSettings):
+        self.drafts = settings.order == DRAFT
+        # left_to_right fixes one slot per step: no probability reaches the threshold.
+        self.accept = settings.accept if self.drafts else float("inf")
+
+    def run(self, batch: Batch, on_step) -> list[Filled | None]:
+        lm, rows = batch.lm, batch.rows
+        eoi = lm.eoi_id if lm.eoi_id is not None else -1
+        newline = lm.newline_mask.tolist()
+        out: list[Filled | None] = [None] * len(rows)
+        fixed = [0] * len(rows)  # per row: slots fixed, the next one open
+        lines = [0] * len(rows)
+        length = [min(r.layout.gap_length, (r.max_tokens or r.layout.gap_length) + 1) for r in rows]
+        confidence: list[list[float]] = [[] for _ in rows]
+        slots = torch.arange(batch.gap_width, device=batch.device)
+        heal = [r.heal for r in rows]  # per row: healed text the fixed slots have not written yet
+        while (idx := batch.forward()) is not None:
+            # 1. The most likely token of every gap slot and its probability; a row still writing its
+            #    healed text chooses its leftmost open slot among the tokens that continue it.
+            logits = batch.gap_logits(idx)
+            for slot, i in enumerate(batch.active):
+                if heal[i]:
+                    logits[slot, fixed[i]].masked_fill_(~lm.tokens_continuing(heal[i]), float("-inf"))
+            prob, token = torch.softmax(logits, -1).max(-1)
+            probs, tokens = prob.tolist(), token.tolist()
+            # 2. Fix the leftmost open slot, and the slots after it while they reach the threshold, up to
+            #    the row's end: <eoi>, its line limit or its token budget. A slot that leaves healed text
+            #    unwritten ends the run: the next step chooses the next slot's token among its continuations.
+            done, here = [], []
+            for slot, i in enumerate(batch.active):
+                start = j = fixed[i]
+                ended = False
+                while True:
+                    text = lm.token_texts[tokens[slot][j]]
+                    heal[i] = heal[i][len(text):] if heal[i].startswith(text) else ""
+                    confidence[i].append(round(probs[slot][j], 4))
+                    lines[i] += newline[tokens[slot][j]]
+                    j += 1
+                    ended = tokens[slot][j - 1] == eoi or (rows[i].max_lines and lines[i] >= rows[i].max_lines) \
+                        or j >= length[i]
+                    if ended or heal[i] or probs[slot][j] < self.accept:
+                        break
+                here.append(start)
+                fixed[i] = j
+                done.append(bool(ended))
+            # 3. Write the step: slots fixed before keep their tokens, the run gets its tokens, the open
+            #    slots after it get noise or the draft.
+            start = torch.tensor(here, device=batch.device)[:, None]
+            stop = torch.tensor([fixed[i] for i in batch.active], device=batch.device)[:, None]
+            rest = token if self.drafts else batch.noise.tokens(batch.active, batch.gap_width, batch.vocab)
+            batch.set_gap(batch.active, torch.where(slots < start, batch.gap(idx),
+                                                    torch.where(slots < stop, token, rest)))
+            if on_step is not None:
+                on_step(batch.canvas.clone())
+            for slot, i in enumerate(batch.active):
+                if done[slot]:
+                    ids = batch.canvas[i, batch.gap_index[i, : fixed[i]]].tolist()
+                    stop_token = ids[-1] == eoi
+                    out[i] = Filled(ids[:-1] if stop_token else ids,
+                                    stop_token or bool(rows[i].max_lines and lines[i] >= rows[i].max_lines),
+                                    batch.steps[i], confidence[i][: fixed[i]])
+            batch.narrow([slot for slot, d in enumerate(done) if not d])
+        return out
+
+
 @torch.inference_mode()
 def denoise(lm, rows: list[Row], settings: SamplerSettings,
             on_step: Callable[[torch.Tensor], None] | None = None) -> list[Filled | None]:
     """Denoise every row's gap; a row that stops being alive gets None. `on_step` sees each new canvas
     (all rows, in order; a finished row keeps its last canvas)."""
-    model, device = lm.model, lm.device
-    vocab = model.config.text_config.vocab_size
-    batch = len(rows)
-    width = max(r.layout.canvas_length for r in rows)
-    gap_width = max(r.layout.gap_length for r in rows)
-
-    canvas = torch.full((batch, width), lm.pad_id, dtype=torch.long)
-    in_canvas = torch.zeros((batch, width), dtype=torch.bool)
-    # Gap slot j of row i is canvas position gap_index[i, j]; slots past a short gap repeat its last
-    # position and are masked out by gap_valid.
-    gap_index = torch.zeros((batch, gap_width), dtype=torch.long)
-    gap_valid = torch.zeros((batch, gap_width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        lay = r.layout
-        canvas[i, : lay.canvas_length] = torch.tensor(lay.canvas([lm.pad_id] * lay.gap_length))
-        in_canvas[i, : lay.canvas_length] = True
-        gap_index[i] = torch.arange(lay.gap_start, lay.gap_start + gap_width).clamp_(max=lay.gap_stop - 1)
-        gap_valid[i, : lay.gap_length] = True
-    canvas, in_canvas, gap_index, gap_valid = (t.to(device) for t in (canvas, in_canvas, gap_index, gap_valid))
-
-    cache, lengths = batch_caches(model, [r.cache for r in rows])
-    longest = max(lengths)
-    context = torch.tensor([[j >= longest - n for j in range(longest)] for n in lengths], device=device)
-    attention = torch.cat([context, in_canvas], dim=1)
-    positions = torch.stack([torch.arange(n, n + width) for n in lengths]).to(device)
-
-    def decoder_mask(which: list[int]):
-        """The decoder's attention masks for these rows: built when the batch changes, not every step."""
-        return model.model.decoder.create_diffusion_decoder_attention_mask(
-            config=model.config, inputs_embeds=torch.empty((len(which), width, 1), dtype=model.dtype, device=device),
-            cache=cache, decoder_attention_mask=attention[torch.tensor(which, device=device)])
-
-    def narrow(keep: list[int]) -> None:
-        """Keep only the `keep` slots of the batch: their rows, cache, logits and attention masks."""
-        nonlocal active, sc_logits, mask
-        idx = torch.tensor(keep, dtype=torch.long, device=device)
-        for layer in cache.layers:
-            layer.batch_select_indices(idx)
-        if sc_logits is not None:
-            sc_logits = sc_logits[idx]
-        active = [active[slot] for slot in keep]
-        mask = decoder_mask(active) if active else None
-
-    noise = RowNoise(rows, device)
-    everyone = list(range(batch))
-    canvas.scatter_(1, gap_index, torch.where(gap_valid, noise.tokens(everyone, gap_width, vocab),
-                                              canvas.gather(1, gap_index)))
-    history = torch.full((settings.stability_threshold, batch, gap_width), -1, dtype=torch.long, device=device)
-    sc_logits = None  # raw logits of the last step: the next step's self-conditioning input
-    active = everyone  # rows still denoising, in batch order
-    mask = decoder_mask(active)
-    steps = [0] * batch
-    out: list[Filled | None] = [None] * batch
-
-    def finish(slot: int, i: int, argmax: torch.Tensor) -> None:
-        lay = rows[i].layout
-        gap_ids = argmax[: lay.gap_length].tolist()
-        middle, ended = middle_from_gap(gap_ids, lm.eoi_id if lm.eoi_id is not None else -1, lm.pad_id)
-        n = min(len(gap_ids), len(middle) + int(ended))
-        raw = sc_logits[slot, lay.gap_start : lay.gap_start + n]
-        conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
-        out[i] = Filled(middle, ended, steps[i], [round(c, 4) for c in conf.tolist()])
-
-    def forward() -> torch.Tensor | None:
-        """Drop the rows no longer alive, then one decoder pass over the rest (its logits become the next
-        pass's self-conditioning); returns the rows' batch indices, None when no row is left."""
-        nonlocal sc_logits
-        keep = [slot for slot, i in enumerate(active) if rows[i].alive()]
-        if len(keep) < len(active):
-            narrow(keep)
-        if not active:
-            return None
-        idx = torch.tensor(active, device=device)
-        hidden = model.model.decoder(decoder_input_ids=canvas[idx], cache=cache, decoder_attention_mask=mask,
-                                     decoder_position_ids=positions[idx],
-                                     self_conditioning_logits=sc_logits).last_hidden_state
-        sc_logits = softcapped_logits(model, hidden)
-        return idx
-
-    def stepped() -> None:
-        for i in active:
-            steps[i] += 1
-        if on_step is not None:
-            on_step(canvas.clone())
-
-    if settings.order == LEFT_TO_RIGHT:
-        newline = lm.newline_mask.to(device)
-        limit = torch.tensor([r.max_lines or gap_width + 1 for r in rows], device=device)
-        length = torch.tensor([min(r.layout.gap_length, (r.max_tokens or r.layout.gap_length) + 1) for r in rows],
-                              device=device)
-        fixed = torch.zeros(batch, dtype=torch.long, device=device)  # per row: slots fixed, the next one open
-        lines = torch.zeros(batch, dtype=torch.long, device=device)
-        confidence = torch.zeros((batch, gap_width), device=device)
-        slots = torch.arange(gap_width, device=device)
-        while (idx := forward()) is not None:
-            current, g_index, here = canvas[idx], gap_index[idx], fixed[idx]
-            at_open = sc_logits[torch.arange(len(active), device=device), g_index.gather(1, here[:, None]).squeeze(1)]
-            prob, token = torch.softmax(at_open, -1).max(-1)
-            gap_now = current.gather(1, g_index)
-            gap_new = torch.where(slots < here[:, None], gap_now, torch.where(
-                slots == here[:, None], token[:, None], noise.tokens(active, gap_width, vocab)))
-            canvas[idx] = current.scatter(1, g_index, torch.where(gap_valid[idx], gap_new, gap_now))
-            confidence[idx, here] = prob.float()
-            lines[idx] += newline[token].long()
-            fixed[idx] += 1
-            stepped()
-            ended = token == (lm.eoi_id if lm.eoi_id is not None else -1)
-            at_limit = lines[idx] >= limit[idx]
-            done = (ended | at_limit | (fixed[idx] >= length[idx])).tolist()
-            for slot, i in enumerate(active):
-                if done[slot]:
-                    n = int(fixed[i])
-                    ids = canvas[i, gap_index[i, :n]].tolist()
-                    stop = bool(ended[slot])
-                    out[i] = Filled(ids[:-1] if stop else ids, stop or bool(at_limit[slot]), steps[i],
-                                    [round(c, 4) for c in confidence[i, :n].tolist()])
-            narrow([slot for slot, d in enumerate(done) if not d])
-        return out
-
-    for cur_step in reversed(range(1, settings.max_steps + 1)):
-        if (idx := forward()) is None:
-            break
-        current, g_index, g_valid = canvas[idx], gap_index[idx], gap_valid[idx]
-        gap_logits = sc_logits[torch.arange(len(active), device=device)[:, None], g_index]
-        pred = predict_gap(gap_logits, settings.temperature(cur_step), noise.uniforms(active, gap_width))
-        accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), settings.entropy_bound)
-        renoised = torch.where(accepted, pred.draw, noise.tokens(active, gap_width, vocab))
-        argmax = pred.argmax.masked_fill(~g_valid, 0)
-        canvas[idx] = current.scatter(1, g_index, torch.where(g_valid, renoised, current.gather(1, g_index)))
-        stepped()
-
-        # The stop judges what the completion will be: slots past a row's gap, and slots after the
-        # middle's <eoi> (cut from the completion), count as settled, as flanks do.
-        settled = ~g_valid | after_middle(argmax, lm.eoi_id)
-        judged = argmax.masked_fill(settled, lm.pad_id)
-        stable = (history[:, idx] == judged).all(-1).all(0)
-        if settings.stability_threshold:
-            history[:, idx] = torch.cat([history[1:, idx], judged[None]])
-        confident = pred.entropy.masked_fill(settled, 0.0).sum(-1) / width < settings.confidence_threshold
-        done = (stable & confident).tolist()
-        if cur_step == 1:
-            done = [True] * len(active)
-        for slot, i in enumerate(active):
-            if done[slot]:
-                finish(slot, i, argmax[slot])
-        keep = [slot for slot, d in enumerate(done) if not d]
-        if len(keep) < len(active):
-            narrow(keep)
-    return out
+    order = EntropyBoundOrder(settings) if settings.order == ENTROPY_BOUND else FromTheLeft(settings)
+    return order.run(Batch(lm, rows), on_step)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from engine import protocol as p
 from engine.canvas import Layout, fit, layout_for, split_context
 from engine.compiled import compiled_copy
-from engine.denoise import Row, SamplerSettings, denoise
+from engine.denoise import ENTROPY_BOUND, Row, SamplerSettings, denoise
 from engine.kvcache import PrefixCache, encode_contexts
 from engine.model import load
 
@@ -137,12 +137,16 @@ class Engine:
         engine/compiled.py). CPU only: the copy doubles the weights in memory."""
         return BackgroundCompile(self)
 
-    def layouts(self, req: p.InfillRequest) -> list[Layout]:
+    def heals(self) -> bool:
+        """Token healing (LoadedModel.heal) needs an order that writes the gap from its left end."""
+        return self.sampler.order != ENTROPY_BOUND and self.lm.eoi_id is not None
+
+    def layouts(self, req: p.InfillRequest, prefix: str) -> list[Layout]:
         """One layout when the model marks the middle's end, else a few gap lengths to rank."""
         lm = self.lm
         if lm.eoi_id is not None:
-            return [layout_for(lm.encode, lm.sep_id, req.prefix, req.suffix, req.max_tokens, lm.canvases, lm.budget)]
-        context = split_context(lm.encode, lm.sep_id, req.prefix, req.suffix, lm.budget)
+            return [layout_for(lm.encode, lm.sep_id, prefix, req.suffix, req.max_tokens, lm.canvases, lm.budget)]
+        context = split_context(lm.encode, lm.sep_id, prefix, req.suffix, lm.budget)
         gaps = sorted({max(4, req.max_tokens // 4), max(4, req.max_tokens // 2), req.max_tokens})
         return [fit(context, len(context.left_flank) + len(context.right_flank) + g) for g in gaps]
 
@@ -150,12 +154,14 @@ class Engine:
         """Fill every job's gap in shared forward passes; None for jobs dropped on the way."""
         lm = self.lm
         rows, owners = [], []
-        layouts = [self.layouts(job.request) for job in jobs]
+        healed = [lm.heal(job.request.prefix) if self.heals() else (job.request.prefix, "") for job in jobs]
+        layouts = [self.layouts(job.request, prefix) for job, (prefix, _) in zip(jobs, healed)]
         caches = encode_contexts(lm.model, [lays[0].encoder_ids for lays in layouts], self.store)
         reused = [hit for _, hit in caches]
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
+            req = jobs[j].request
             for layout in lays:
-                rows.append(Row(layout, cache, jobs[j].alive, jobs[j].request.max_lines, jobs[j].request.max_tokens))
+                rows.append(Row(layout, cache, jobs[j].alive, req.max_lines, req.max_tokens, heal=healed[j][1]))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)
@@ -166,13 +172,19 @@ class Engine:
             if f is None:
                 continue
             conf = f.token_confidences or [0.0]
+            # The middle re-wrote the healed text, which the document already holds.
+            heal = len(healed[j][1])
+            text = first_lines(lm.decode(f.middle_ids)[heal:], jobs[j].request.max_lines)
+            ends = [min(len(text), max(0, len(lm.decode(f.middle_ids[: k + 1])) - heal))
+                    for k in range(len(f.middle_ids))]
             result = p.InfillResult(
-                text=first_lines(lm.decode(f.middle_ids), jobs[j].request.max_lines),
+                text=text,
                 steps=f.steps,
                 tokens_per_forward=round((len(f.middle_ids) + int(f.ended)) / max(1, f.steps), 3),
                 mean_confidence=round(sum(conf) / len(conf), 4),
                 min_confidence=round(min(conf), 4),
                 token_confidences=conf,
+                token_ends=ends,
                 ended=f.ended,
                 cached_prefix=reused[j],
                 ms=round(1000 * (time.perf_counter() - jobs[j].received), 2),

@@ -70,6 +70,37 @@ class LoadedModel:
         return self.tokenizer.decode(ids, skip_special_tokens=True)  # a stray <pad> is never text
 
     @functools.cached_property
+    def token_texts(self) -> list[str]:
+        """The text of every token id on its own ("" for special tokens)."""
+        return [self.tokenizer.decode([i]) for i in range(self.tokenizer.get_vocab_size())]
+
+    @functools.cached_property
+    def _continuing(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def tokens_continuing(self, text: str) -> torch.Tensor:
+        """(vocab,) True for the tokens that can start a middle beginning with `text`: those that
+        cover all of it, and those that are a first part of it. Remembered: healed texts repeat
+        (indentation, common identifier starts), and the vocabulary scan takes a millisecond or two."""
+        if text not in self._continuing:
+            if len(self._continuing) >= 4096:
+                self._continuing.clear()
+            self._continuing[text] = torch.tensor(
+                [bool(t) and (t.startswith(text) or text.startswith(t)) for t in self.token_texts], device=self.device)
+        return self._continuing[text]
+
+    def heal(self, prefix: str) -> tuple[str, str]:
+        """Token healing: `prefix` backed up to the start of its last token on the cursor's line, and the
+        text backed over. A prefix that ends inside a token pair the model always saw whole (the
+        indentation before a word, the start of an identifier) puts it off its training distribution;
+        backed up, the middle re-writes that text with the tokens the model would choose."""
+        line = prefix[prefix.rfind("\n") + 1 :]
+        if not line:
+            return prefix, ""
+        start = self.tokenizer.encode(line, add_special_tokens=False).offsets[-1][0]
+        return prefix[: len(prefix) - len(line) + start], line[start:]
+
+    @functools.cached_property
     def newline_mask(self) -> torch.Tensor:
         """(vocab,) True for the tokens whose text holds a newline."""
         vocab = self.tokenizer.get_vocab_size()

@@ -60,6 +60,9 @@ class InfillResult:
     mean_confidence: float
     min_confidence: float
     token_confidences: list[float] = field(default_factory=list)
+    # Where each token's text ends in `text` (str offsets), in the order of token_confidences; a token
+    # cut off by the line limit ends at len(text), and the end marker, which has no text, is not listed.
+    token_ends: list[int] = field(default_factory=list)
     ended: bool = True  # the model marked where the middle ends (it did not run out of gap)
     cached_prefix: bool = False  # the encoder KV cache of this context was reused
     ms: float = 0.0
@@ -81,6 +84,10 @@ class Status:
     # torch.compile'd layers serve (they replace the eager ones once warm). A default, so that a
     # client still reads the status of a daemon started before the field existed.
     compiled: bool = False
+    # Why the model failed to load ("" while it loads or once it is ready): a client stops waiting.
+    error: str = ""
+    # The daemon exits after this many seconds without a client (None: it runs until stopped).
+    idle_exit_s: float | None = None
 
     @property
     def settled(self) -> bool:
@@ -112,6 +119,8 @@ def decode(line: bytes) -> dict:
         msg = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(BAD_REQUEST, f"not a JSON object: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(BAD_REQUEST, "not a JSON object: nested too deeply") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("op"), str):
         raise ProtocolError(BAD_REQUEST, "a message is a JSON object with a string 'op'")
     return msg
@@ -128,7 +137,7 @@ def parse_infill(msg: dict) -> InfillRequest:
             deadline_ms=None if msg.get("deadline_ms") is None else int(msg["deadline_ms"]),
             max_lines=None if msg.get("max_lines") is None else int(msg["max_lines"]),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e400)
         raise ProtocolError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
     if not isinstance(req.prefix, str) or not isinstance(req.suffix, str):
         raise ProtocolError(BAD_REQUEST, "prefix and suffix must be strings")
@@ -156,6 +165,12 @@ def runtime_dir() -> Path:
         raise PermissionError(f"{path} belongs to another user")
     path.chmod(0o700)
     return path
+
+
+def token_file(host: str, port: int) -> Path:
+    """Where a TCP daemon leaves its token for local clients: one file per address, so that two
+    daemons never overwrite each other's."""
+    return runtime_dir() / f"engine-tcp-{host.replace(':', '_')}-{port}.token"
 
 
 def default_socket(model_dir: str | os.PathLike) -> Path:

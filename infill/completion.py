@@ -2,8 +2,8 @@
 
 The filters run in this order: loops first, so later filters do not work on garbage; indentation
 before the dedent rule, which compares widths in the file's style; the line limit before the
-syntax end, which shapes the last line kept; the parse check last, as it is the only one that
-reparses.
+syntax end, which shapes the last line kept; the parse checks last, as they are the only ones
+that reparse (tree-sitter's, then Python's own parser for Python, which sees indentation errors).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from infill.filters.clip import clip_lines
 from infill.filters.indent_style import normalize_indentation
 from infill.filters.lines import rest_of_line
 from infill.filters.parse_errors import drop_new_parse_errors
+from infill.filters.python_syntax import drop_python_syntax_errors
 from infill.filters.repetition import drop_repetition
 from infill.filters.suffix_repeat import drop_suffix_repeat
 from infill.filters.syntax_end import stop_at_syntax_end
@@ -48,7 +49,7 @@ def postprocess(request: InfillRequest, raw_text: str, doc: Document | None = No
     if not rest_of_line(request).strip():
         # Nothing follows on the line: trailing blanks and newlines would only add empty lines.
         text = text.rstrip()
-    text = drop_new_parse_errors(text, request, doc)
+    text = drop_python_syntax_errors(drop_new_parse_errors(text, request, doc), request, doc)
     if not text.strip():
         return None
     if "\r\n" in request.prefix or "\r\n" in request.suffix:

@@ -12,7 +12,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from infill import Completion, build_request, postprocess
+from infill import Completion, build_request
+from infill.judge import judge
 from infill.settings import Settings
 from lsp_server import stats as S
 from lsp_server.documents import DocumentStore, OpenDocument
@@ -107,9 +108,8 @@ class Completer:
                 # The document changed while the model worked: the answer is for text no longer
                 # there. It stays cached for a request whose context matches again.
                 return None, source
-        if answer.mean_confidence < settings.min_confidence:
-            return None, source
-        completion = postprocess(request, answer.text, doc)
+        completion = judge(request, answer.text, answer.token_confidences, answer.token_ends, doc,
+                           settings.min_confidence)
         if completion is not None:
             self._shown[od.uri] = Shown(text, completion.start, completion.end, completion.text)
         return completion, source
@@ -126,7 +126,7 @@ class Completer:
         if result is None:
             return None
         self.stats.record_model((time.perf_counter() - started) * 1000)
-        return Answer(result.text, result.mean_confidence)
+        return Answer(result.text, result.token_confidences, result.token_ends)
 
     def _language_ok(self, od: OpenDocument) -> bool:
         language = od.doc.language

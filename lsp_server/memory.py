@@ -42,7 +42,8 @@ class Answer:
     """A model answer before post-processing, which depends on the document it is applied to."""
 
     text: str
-    mean_confidence: float
+    token_confidences: list[float]
+    token_ends: list[int]
 
 
 class AnswerCache:

@@ -91,6 +91,15 @@ CLEAN_WEIGHT = 0.1  # loss weight of canvas positions the noise left intact
 PAD_WEIGHT = 0.1
 ENCODER_LOSS_WEIGHT = 0.5
 SELF_CONDITIONING_P = 0.3
+# Parallel decoding (engine.denoise's `draft` order) fills every open gap slot with the previous step's
+# argmax and feeds its logits back as self-conditioning; accepting many slots per step is safe only if
+# the model has learnt to correct those drafts rather than copy them (DESIGN.md: untrained, it copies
+# them with confidence). So DRAFT_P of the steps run a no-grad pass on the noised canvases first and
+# train on the same canvases with the noised slots replaced by that pass's argmax and its logits as
+# self-conditioning: the state a draft step visits. PREFIX_SHARE of infill canvases are noised right of
+# a random cut in the middle, the states of a left-to-right fill.
+DRAFT_P = 0.5
+PREFIX_SHARE = 0.5
 LR, WARMUP, WEIGHT_DECAY, EMA_DECAY, EMA_START = 1.5e-3, 300, 0.1, 0.999, 1000
 # Denoising defaults shipped in generation_config.json (the engine reads them from there). Measured with
 # the step-12,982 weights on HumanEval single-line and held-out lines (200 each, bound 2.0; edit
@@ -185,11 +194,15 @@ class Examples:
                 return example
 
 
-def noise_mask(rng: random.Random, layout, kind: str, level: float) -> list[bool]:
-    """Which canvas positions get a random token: spans in windows, positions in a gap."""
+def noise_mask(rng: random.Random, layout, kind: str, level: float | None, middle_length: int) -> list[bool]:
+    """Which canvas positions get a random token: spans in windows; in a gap, each slot with probability
+    `level`, or (level None) every slot right of a random cut in the middle."""
     n = layout.canvas_length
     if kind == "infill":
         lo, hi = layout.gap_start, layout.gap_stop
+        if level is None:
+            lo += rng.randint(0, middle_length)
+            return [lo <= i < hi for i in range(n)]
         return [lo <= i < hi and rng.random() < level for i in range(n)]
     mask = [False] * n
     target = round(level * n)
@@ -207,22 +220,28 @@ def position_weight(layout, kind: str, i: int, token: int, noised: bool, pad_id:
     return w * PAD_WEIGHT if kind == "infill" and token == pad_id else w
 
 
-def collate(examples, rng: random.Random, pad_id: int, vocab: int, levels=None):
-    """Left-pad encoders, right-pad canvases, draw CANVASES_PER_CONTEXT noisy canvases per context."""
+def collate(examples, rng: random.Random, pad_id: int, vocab: int, eoi_id: int, levels=None):
+    """Left-pad encoders, right-pad canvases, draw CANVASES_PER_CONTEXT noisy canvases per context.
+    A level of None noises an infill gap right of a random cut."""
     k = CANVASES_PER_CONTEXT
     width = max(len(canvas) for _, canvas, _ in examples)
     enc_len = max(len(layout.encoder_ids) for layout, _, _ in examples)
     enc_ids = torch.full((len(examples), enc_len), pad_id, dtype=torch.long)
     enc_mask = torch.zeros((len(examples), enc_len), dtype=torch.bool)
-    clean, noisy, weight, in_canvas = [], [], [], []
+    clean, noisy, noised, weight, in_canvas = [], [], [], [], []
     for row, (layout, canvas, kind) in enumerate(examples):
         fill = width - len(canvas)
         e = layout.encoder_ids
         enc_ids[row, enc_len - len(e) :] = torch.tensor(e)
         enc_mask[row, enc_len - len(e) :] = True
+        middle_length = canvas.index(eoi_id, layout.gap_start) - layout.gap_start if kind == "infill" else 0
         for j in range(k):
-            level = levels[row * k + j] if levels else rng.uniform(0.02, 1.0)
-            mask = noise_mask(rng, layout, kind, level)
+            if levels:
+                level = levels[row * k + j]
+            else:
+                level = None if kind == "infill" and rng.random() < PREFIX_SHARE else rng.uniform(0.02, 1.0)
+            mask = noise_mask(rng, layout, kind, level, middle_length)
+            noised.append(mask + [False] * fill)
             noisy.append([rng.randrange(vocab) if m else t for t, m in zip(canvas, mask)] + [pad_id] * fill)
             clean.append(canvas + [pad_id] * fill)
             weight.append([position_weight(layout, kind, i, t, m, pad_id) for i, (t, m) in enumerate(zip(canvas, mask))]
@@ -233,6 +252,7 @@ def collate(examples, rng: random.Random, pad_id: int, vocab: int, levels=None):
         enc_mask=enc_mask,
         clean=torch.tensor(clean),
         noisy=torch.tensor(noisy),
+        noised=torch.tensor(noised),
         weight=torch.tensor(weight),
         in_canvas=torch.tensor(in_canvas),
     )
@@ -257,8 +277,9 @@ def head_loss(model, hidden: torch.Tensor, targets: torch.Tensor):
     return softcapped_cross_entropy(model.lm_head(hidden), targets, model.final_logit_softcapping)
 
 
-def forward_losses(model, batch, self_condition: bool):
-    """Diffusion loss on canvases and next-token loss on the encoder; returns (total, parts)."""
+def forward_losses(model, batch, self_condition: bool, draft: bool = False):
+    """Diffusion loss on canvases and next-token loss on the encoder; returns (total, parts). With `draft`,
+    the noised slots hold a first pass's argmax and that pass's logits condition the second (DRAFT_P)."""
     cfg = model.config.text_config
     k = CANVASES_PER_CONTEXT
     enc_len = batch["enc_ids"].shape[1]
@@ -275,9 +296,11 @@ def forward_losses(model, batch, self_condition: bool):
     kwargs = dict(decoder_input_ids=batch["noisy"], cache=cache, decoder_attention_mask=dec_mask,
                   decoder_position_ids=positions)
     sc_logits = None
-    if self_condition:
+    if self_condition or draft:
         with torch.no_grad():
             sc_logits = model(**kwargs).logits.detach()
+    if draft:
+        kwargs["decoder_input_ids"] = torch.where(batch["noised"], sc_logits.argmax(-1), batch["noisy"])
     hidden = model.model(**kwargs, self_conditioning_logits=sc_logits).last_hidden_state
     supervised = batch["weight"] > 0
     ce, predicted = head_loss(model, hidden[supervised], batch["clean"][supervised])
@@ -290,15 +313,18 @@ def forward_losses(model, batch, self_condition: bool):
 
 
 def fixed_val_batches(examples: Examples, vocab: int, pad_id: int):
-    """Held-out batches with fixed noise: infill at full noise (the first inference step) and windows at 50%."""
+    """Held-out batches with fixed noise: infill at full noise (the first inference step), windows at 50%,
+    and infill cut at a random point with the rest drafted by a first pass (a parallel decoding step)."""
     rng = random.Random(1234)
     out = {}
-    for kind, level in (("infill", 1.0), ("window", 0.5)):
+    for name, kind, level in (("infill@1.0", "infill", 1.0), ("window@0.5", "window", 0.5),
+                              ("infill@draft", "infill", None)):
         batches = []
         for _ in range(4):
             ex = [examples.draw(kind) for _ in range(CONTEXTS_PER_BATCH)]
-            batches.append(collate(ex, rng, pad_id, vocab, levels=[level] * CONTEXTS_PER_BATCH * CANVASES_PER_CONTEXT))
-        out[f"{kind}@{level}"] = batches
+            batches.append(collate(ex, rng, pad_id, vocab, examples.eoi,
+                                   levels=[level] * CONTEXTS_PER_BATCH * CANVASES_PER_CONTEXT))
+        out[name] = batches
     return out
 
 
@@ -310,7 +336,7 @@ def evaluate(model, val, autocast):
         parts = []
         for b in batches:
             with autocast():
-                parts.append(forward_losses(model, b, self_condition=False)[1])
+                parts.append(forward_losses(model, b, self_condition=False, draft=name.endswith("draft"))[1])
         report[name] = {k: round(sum(p[k] for p in parts) / len(parts), 4) for k in parts[0]}
     model.train()
     return report
@@ -453,7 +479,7 @@ def main() -> None:
     while time.time() - start < args.minutes * 60 and not stop:
         t0 = time.time()
         batch = collate([train.draw() for _ in range(CONTEXTS_PER_BATCH)], rng, train.pad,
-                        config.text_config.vocab_size)
+                        config.text_config.vocab_size, train.eoi)
         batch = {k: v.to(args.device) for k, v in batch.items()}
         lr = learning_rate(state["step"] - run_start, start_lr, args.minutes * 60 - (time.time() - start),
                            args.cooldown * args.minutes * 60)
@@ -463,7 +489,8 @@ def main() -> None:
         for g in opt.param_groups:
             g["lr"] = lr
         with autocast():
-            loss, parts = forward_losses(model, batch, self_condition=rng.random() < SELF_CONDITIONING_P)
+            loss, parts = forward_losses(model, batch, self_condition=rng.random() < SELF_CONDITIONING_P,
+                                         draft=rng.random() < DRAFT_P)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

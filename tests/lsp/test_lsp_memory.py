@@ -34,8 +34,8 @@ def test_lsp_typing_through_keeps_the_overwritten_range():
 
 def test_lsp_answer_cache_evicts_the_least_recent():
     cache = AnswerCache(size=2)
-    cache.put(("a",), Answer("1", 0.9))
-    cache.put(("b",), Answer("2", 0.9))
+    cache.put(("a",), Answer("1", [0.9], [1]))
+    cache.put(("b",), Answer("2", [0.9], [1]))
     assert cache.get(("a",)).text == "1"
-    cache.put(("c",), Answer("3", 0.9))
+    cache.put(("c",), Answer("3", [0.9], [1]))
     assert cache.get(("b",)) is None and cache.get(("a",)) is not None

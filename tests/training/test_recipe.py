@@ -61,12 +61,12 @@ def test_infill_examples_hold_the_middle_then_eoi_then_filler(examples):
 
 def test_loss_weights_skip_flanks_and_discount_filler_and_intact_positions(examples):
     batch_examples = [examples.draw("infill") for _ in range(4)] + [examples.draw("window") for _ in range(4)]
-    batch = train.collate(batch_examples, random.Random(0), examples.pad, 8192)
+    batch = train.collate(batch_examples, random.Random(0), examples.pad, 8192, examples.eoi)
     k = train.CANVASES_PER_CONTEXT
     for row, (layout, canvas, kind) in enumerate(batch_examples):
         for j in range(k):
             w = batch["weight"][row * k + j].tolist()
-            noised = (batch["noisy"][row * k + j] != batch["clean"][row * k + j]).tolist()
+            noised = batch["noised"][row * k + j].tolist()
             for i, token in enumerate(canvas):
                 if kind == "window":
                     want = 1.0 if noised[i] else train.CLEAN_WEIGHT
@@ -82,7 +82,7 @@ def test_a_training_step_lowers_the_loss_on_its_batch(examples):
     torch.manual_seed(0)
     model = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
     batch = train.collate([examples.draw() for _ in range(4)], random.Random(1), examples.pad,
-                          model.config.text_config.vocab_size)
+                          model.config.text_config.vocab_size, examples.eoi)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     with torch.no_grad():
         _, parts = train.forward_losses(model, batch, self_condition=True)
@@ -104,7 +104,7 @@ def test_compiled_layers_train_as_the_eager_ones_do(examples):
     compiled = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
     compile_layers(compiled)
     batch = train.collate([examples.draw() for _ in range(4)], random.Random(2), examples.pad,
-                          eager.config.text_config.vocab_size)
+                          eager.config.text_config.vocab_size, examples.eoi)
     losses = []
     for model in (eager, compiled):
         loss, _ = train.forward_losses(model, batch, self_condition=True)
@@ -138,3 +138,40 @@ def test_the_fused_loss_equals_softcap_then_cross_entropy():
 def test_line_starts_are_every_line_start_but_the_end_of_the_text(text):
     want = [0] + [i + 1 for i, c in enumerate(text) if c == "\n" and i + 1 < len(text)]
     assert list(train.line_starts(text)) == want
+
+
+def test_left_to_right_states_noise_every_gap_slot_right_of_a_cut_in_the_middle(examples):
+    infill = [examples.draw("infill") for _ in range(6)]
+    batch = train.collate(infill, random.Random(3), examples.pad, 8192, examples.eoi,
+                          levels=[None] * len(infill) * train.CANVASES_PER_CONTEXT)
+    k = train.CANVASES_PER_CONTEXT
+    for row, (layout, canvas, _) in enumerate(infill):
+        end = canvas.index(examples.eoi, layout.gap_start)
+        for j in range(k):
+            noised = batch["noised"][row * k + j].tolist()
+            cut = noised.index(True)
+            assert layout.gap_start <= cut <= end
+            assert noised == [cut <= i < layout.gap_stop for i in range(len(canvas))] + [False] * (len(noised) - len(canvas))
+
+
+def test_a_draft_step_trains_on_the_first_passs_argmax_in_the_noised_slots(examples, monkeypatch):
+    model = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
+    infill = [examples.draw("infill") for _ in range(3)]
+    batch = train.collate(infill, random.Random(4), examples.pad, model.config.text_config.vocab_size, examples.eoi,
+                          levels=[None] * len(infill) * train.CANVASES_PER_CONTEXT)
+    seen = []
+    forward = type(model.model).forward
+
+    def spy(self, *args, **kwargs):
+        seen.append((kwargs["decoder_input_ids"].clone(), kwargs.get("self_conditioning_logits")))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model.model), "forward", spy)
+    with torch.no_grad():
+        train.forward_losses(model, batch, self_condition=False, draft=True)
+    (first, no_logits), (second, logits) = seen
+    assert no_logits is None and logits is not None
+    assert torch.equal(first, batch["noisy"])
+    noised = batch["noised"]
+    assert torch.equal(second[~noised], batch["noisy"][~noised])
+    assert torch.equal(second[noised], logits.argmax(-1)[noised])
