@@ -205,6 +205,7 @@ class Engine:
             device=str(self.lm.device),
             dtype=str(self.lm.dtype).removeprefix("torch."),
             compiled=self.compiled,
+            languages=list(self.lm.languages),
             ready=ready,
             queue_depth=queue_depth,
             requests=self.stats.requests,

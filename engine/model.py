@@ -58,6 +58,7 @@ class LoadedModel:
     sep_id: int
     eoi_id: int | None  # None: the checkpoint has no end-of-infill token; rank several gap lengths
     pad_id: int
+    languages: tuple[str, ...] = ()  # what it was trained on (dg.json); empty: it claims any
 
     @property
     def dtype(self) -> torch.dtype:
@@ -123,13 +124,14 @@ def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
     return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
 
 
-def sampler_settings(generation_config, order: str | None) -> SamplerSettings:
-    """The checkpoint's own denoising defaults (generation_config.json, and the order from dg.json),
-    ours where it sets none."""
+def sampler_settings(generation_config, order: str | None, accept: float | None = None) -> SamplerSettings:
+    """The checkpoint's own denoising defaults (generation_config.json, and the order and the draft
+    order's acceptance threshold from dg.json), ours where it sets none."""
     g = generation_config
     found = dict(max_steps=g.max_denoising_steps, t_min=g.t_min, t_max=g.t_max,
                  stability_threshold=g.stability_threshold, confidence_threshold=g.confidence_threshold,
-                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None, order=order)
+                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None, order=order,
+                 accept=accept)
     return SamplerSettings(**{k: v for k, v in found.items() if v is not None})
 
 
@@ -172,5 +174,5 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     sep, eoi, pad = special_ids(tokenizer, model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
                        budget=budget, canvases=tuple(extra.get("canvases", [model.config.canvas_length])),
-                       sampler=sampler_settings(model.generation_config, extra.get("order")), sep_id=sep,
-                       eoi_id=eoi, pad_id=pad)
+                       sampler=sampler_settings(model.generation_config, extra.get("order"), extra.get("accept")), sep_id=sep,
+                       eoi_id=eoi, pad_id=pad, languages=tuple(extra.get("languages", ())))

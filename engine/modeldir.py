@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -17,3 +18,11 @@ def check_dir(path: Path) -> None:
         missing.append("*.safetensors weights")
     if missing:
         raise ModelDirError(f"model directory {path} lacks {', '.join(missing)}")
+
+
+def declared_languages(path: Path) -> tuple[str, ...]:
+    """The languages dg.json says the model was trained on; empty when it does not say (it claims any)."""
+    try:
+        return tuple(json.loads((path / "dg.json").read_text()).get("languages", ()))
+    except (OSError, ValueError, AttributeError):
+        return ()

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine.client import EngineUnavailable
-from engine.modeldir import ModelDirError, check_dir
+from engine.modeldir import ModelDirError, check_dir, declared_languages
 from infill.batch.atomic import ChangedOnDisk, replace_if_unchanged
 from infill.batch.collect import Spot, UsageError, collect
 from infill.batch.engines import open_engine
 from infill.batch.files import Filters
-from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, mark_unwritten
+from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, leave_uncovered, mark_unwritten
 from infill.batch.report import Reporter, plural
 from infill.batch.run import fill_all
 from infill.batch.textfile import TextFile
@@ -144,8 +145,10 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
     unavailable: list[Exception] = []
     try:
         try:
-            async with open_engine(model_dir=args.model, socket=args.socket, in_process=args.in_process,
-                                   timeout=args.timeout) as engine:
+            # No engine when every hole was left before asking (a language the model does not cover).
+            asking = any(request is not None for file_plan in plans for request in file_plan.requests)
+            async with (open_engine(model_dir=args.model, socket=args.socket, in_process=args.in_process,
+                                    timeout=args.timeout) if asking else contextlib.nullcontext()) as engine:
                 await fill_all(engine, plans, jobs=args.jobs, min_confidence=args.min_confidence,
                                allow_parse_errors=args.allow_parse_errors, on_answer=reporter.answered,
                                on_file=on_file)
@@ -213,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         plans = collect(args.paths, spots, Filters.create(languages, args.glob, not args.no_ignore), reporter,
                         marker=args.marker, max_bytes=args.max_bytes, encoding=args.encoding,
                         max_lines=args.max_lines)
+        covered = declared_languages(args.model or DEFAULT_MODEL_DIR)
+        for file_plan in plans:
+            leave_uncovered(file_plan, covered)
     except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
         return EXIT_ERROR

@@ -12,6 +12,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from lsprotocol.types import MessageType
+
 from infill import Completion, build_request
 from infill.judge import judge
 from infill.settings import Settings
@@ -38,6 +40,7 @@ class Completer:
         self.cache = AnswerCache()
         self._shown: dict[str, Shown] = {}
         self._in_flight: dict[str, _InFlight] = {}
+        self.uncovered: set[str] = set()  # languages asked for that the model was not trained on
 
     def forget(self, uri: str) -> None:
         """The document closed."""
@@ -76,7 +79,7 @@ class Completer:
     async def _complete(self, od: OpenDocument, offset: int, invoked: bool) -> tuple[Completion | None, str]:
         settings = self.settings
         doc = od.doc
-        if not settings.enabled or not self._language_ok(od):
+        if not settings.enabled or not self._language_ok(od) or not self._model_covers(od):
             return None, S.NONE
         text = doc.text
         shown = self._shown.get(od.uri)
@@ -127,6 +130,23 @@ class Completer:
             return None
         self.stats.record_model((time.perf_counter() - started) * 1000)
         return Answer(result.text, result.token_confidences, result.token_ends)
+
+    def _model_covers(self, od: OpenDocument) -> bool:
+        """Whether the model declares the document's language (or claims any); if not, the user is told
+        once per language, and the model is not asked: it would write another language's code."""
+        status = self.link.engine_status
+        if status is None or not status.languages:
+            return True
+        names = {od.language_id.lower()} | ({od.doc.language.name.lower()} if od.doc.language else set())
+        if names & {name.lower() for name in status.languages}:
+            return True
+        self.uncovered.add(od.language_id)
+        self.link.ui.show_once(
+            f"language:{status.model}:{od.language_id}",
+            f"dg-lsp: the model {status.model} was trained on {', '.join(status.languages)} only, so it makes no "
+            f"completions in {od.language_id} files. Point the dg.modelDir setting at a model that covers "
+            f"{od.language_id}.", MessageType.Info)
+        return False
 
     def _language_ok(self, od: OpenDocument) -> bool:
         language = od.doc.language

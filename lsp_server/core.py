@@ -49,6 +49,7 @@ class Core:
             "model": engine_status.get("model") or self.settings.model_dir or "dg-tiny",
             "device": engine_status.get("device"),
             "engine": engine,
+            "languagesNotCovered": sorted(self.completer.uncovered),
             **self.stats.report(),
             "settings": self.settings.to_dict(),
         }

@@ -22,6 +22,7 @@ PARSE_ERROR = "parse_error"  # the completion would make the file fail to parse
 LOW_CONFIDENCE = "low_confidence"
 UNENCODABLE = "unencodable"  # the completion has characters the file's encoding lacks
 NO_GAP = "no_gap"  # no completion makes sense at this place (inside a word, say)
+UNSUPPORTED_LANGUAGE = "unsupported_language"  # the model was not trained on the file's language
 ENGINE_ERROR = "engine_error"
 # Filled, but not written: the file changed on disk since it was read, or the write failed.
 CHANGED = "changed"
@@ -33,6 +34,7 @@ MESSAGES = {
     LOW_CONFIDENCE: "the model's confidence is below --min-confidence",
     UNENCODABLE: "the completion has characters the file's encoding cannot hold",
     NO_GAP: "no completion makes sense here (inside a word or a line ending)",
+    UNSUPPORTED_LANGUAGE: "the model was not trained on this file's language; --model a model that covers it",
 }
 
 
@@ -87,6 +89,20 @@ def plan(display: str, file: TextFile, holes: list[Hole], *, max_lines: int | No
     outcomes = [Outcome(hole) if request else Outcome(hole, NO_GAP, message=MESSAGES[NO_GAP])
                 for hole, request in zip(holes, requests)]
     return FilePlan(display, file, holes, requests, opened, offsets, document, outcomes)
+
+
+def leave_uncovered(file_plan: FilePlan, languages: tuple[str, ...]) -> bool:
+    """Leave every hole of a file whose language the model does not declare (none when it declares
+    none); True if it did."""
+    language = file_plan.document.language
+    if not languages or (language is not None and language.name.lower() in {x.lower() for x in languages}):
+        return False
+    for outcome, request in zip(file_plan.outcomes, file_plan.requests):
+        if request is not None:
+            _leave(outcome, UNSUPPORTED_LANGUAGE,
+                   f"{MESSAGES[UNSUPPORTED_LANGUAGE]} (it covers {', '.join(languages)})")
+    file_plan.requests = [None] * len(file_plan.requests)
+    return True
 
 
 def record_answer(outcome: Outcome, result: InfillResult) -> None:

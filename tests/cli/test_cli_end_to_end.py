@@ -221,3 +221,13 @@ def test_in_process_engine_with_a_progress_bar_on_a_terminal(cli, tmp_path, engi
     assert "━".encode() in screen  # rich's bar
     assert b"Filled" in screen
     assert path.read_bytes() == original if proc.returncode == 1 else path.read_bytes() != original
+
+
+def test_holes_in_a_language_the_model_does_not_cover_are_left_without_starting_an_engine(cli, tmp_path):
+    (tmp_path / "add.js").write_text("function add(a, b) {\n  return <FILL>;\n}\n")
+    socket = tmp_path / "never.sock"
+    done = cli.run("--json", "--socket", str(socket), "add.js", cwd=tmp_path)
+    record = json.loads(done.stdout.splitlines()[0])
+    assert record["status"] == "unsupported_language" and "python" in record["message"]
+    assert done.returncode == 1
+    assert not socket.exists()  # no daemon was started for holes nobody asks the model about
