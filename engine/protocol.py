@@ -84,6 +84,8 @@ class Status:
     # torch.compile'd layers serve (they replace the eager ones once warm). A default, so that a
     # client still reads the status of a daemon started before the field existed.
     compiled: bool = False
+    # The languages the model was trained on (dg.json's "languages"); empty: it claims any.
+    languages: list[str] = field(default_factory=list)
     # Why the model failed to load ("" while it loads or once it is ready): a client stops waiting.
     error: str = ""
     # The daemon exits after this many seconds without a client (None: it runs until stopped).
