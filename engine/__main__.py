@@ -1,8 +1,12 @@
 """dg-engine: run, query and stop the resident infill daemon.
 
-    dg-engine serve [--model DIR] [--socket PATH | --tcp HOST:PORT]
-    dg-engine status [--model DIR] [--socket PATH]
-    dg-engine stop [--model DIR] [--socket PATH]
+    dg-engine serve [--model DIR] [--socket PATH | --tcp HOST:PORT] [--idle-exit SECONDS]
+    dg-engine status [--model DIR] [--socket PATH | --tcp HOST:PORT]
+    dg-engine stop [--model DIR] [--socket PATH | --tcp HOST:PORT]
+
+A TCP daemon's token comes from $DG_ENGINE_TOKEN or --token-file (--token works, but shows in `ps`);
+serve makes one when given none, and leaves it in a per-address file of the runtime directory, where
+local clients find it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,35 @@ from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
+from engine.address import ALLOW_REMOTE_FLAG, ListenError, host_port, refuse_remote
+
+MIN_TOKEN_BYTES = 16
 
 
-def parse_tcp(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise argparse.ArgumentTypeError("expected HOST:PORT, e.g. 127.0.0.1:7411")
-    return host or "127.0.0.1", int(port)
+class UsageError(Exception):
+    """A command line that cannot work; the message says what to change."""
+
+
+def read_token(args) -> str | None:
+    """The token from --token, --token-file or $DG_ENGINE_TOKEN, in that order; None when none is given."""
+    if args.token:
+        print("dg-engine: warning: --token shows in `ps` to every user of this machine; "
+              "prefer $DG_ENGINE_TOKEN or --token-file", file=sys.stderr)
+        return args.token
+    if args.token_file:
+        try:
+            return args.token_file.read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the token file: {exc}") from None
+    return os.environ.get("DG_ENGINE_TOKEN") or None
+
+
+def serve_token(args) -> str:
+    token = read_token(args) or secrets.token_urlsafe(32)
+    if len(token.encode()) < MIN_TOKEN_BYTES:
+        raise UsageError(f"a token needs at least {MIN_TOKEN_BYTES} bytes, this one has {len(token.encode())}; "
+                         f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one")
+    return token
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,35 +62,50 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
                          help="model directory (default: the embedded dg-tiny)")
         cmd.add_argument("--socket", type=Path, help="Unix socket path (default: per user and model)")
-        cmd.add_argument("--tcp", type=parse_tcp, metavar="HOST:PORT",
-                         help="listen on TCP instead (loopback unless HOST says otherwise); needs a token")
-        cmd.add_argument("--token", help="shared token for TCP (default: $DG_ENGINE_TOKEN, or a new one for serve)")
+        cmd.add_argument("--tcp", type=host_port, metavar="HOST:PORT",
+                         help="TCP instead of a Unix socket, with a shared token; loopback addresses only unless "
+                              f"{ALLOW_REMOTE_FLAG}")
+        cmd.add_argument("--token-file", type=Path, metavar="PATH",
+                         help="read the TCP token from PATH (default: $DG_ENGINE_TOKEN; serve makes one when "
+                              "neither is set, and clients on this machine then find it)")
+        cmd.add_argument("--token", help="the TCP token on the command line, where `ps` shows it (avoid)")
     serve = sub.choices["serve"]
     serve.add_argument("--device", help="cuda, mps or cpu (default: the best present)")
     serve.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                        help="default: bfloat16 on a GPU, the faster one on a CPU")
     serve.add_argument("--max-batch", type=int, default=8, help="requests per forward pass")
     serve.add_argument("--log-file", type=Path, help="log here instead of stderr")
+    serve.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                       help="exit after this long without a client (default: run until stopped; a daemon that "
+                            "a client starts exits after 5 minutes)")
+    serve.add_argument(ALLOW_REMOTE_FLAG, action="store_true",
+                       help="allow --tcp on a non-loopback address. The token and the code travel unencrypted: "
+                            "use it only on a trusted network, or put TLS or an SSH tunnel in front")
     return ap
 
 
 def serve(args) -> int:
     import asyncio
 
-    from engine.daemon import Daemon, write_token_file
+    from engine.daemon import Daemon
     from engine.engine import Engine
     from engine.scheduler import Scheduler
 
-    logging.basicConfig(filename=args.log_file, level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     token = None
     if args.tcp:
-        token = args.token or os.environ.get("DG_ENGINE_TOKEN") or secrets.token_urlsafe(24)
-        print(f"dg-engine: token written to {write_token_file(token)}", file=sys.stderr)
+        if refusal := refuse_remote(args.tcp[0], args.allow_remote_plaintext, "the engine"):
+            raise UsageError(refusal)
+        token = serve_token(args)
+    logging.basicConfig(filename=args.log_file, level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     scheduler = Scheduler(lambda: Engine(args.model, device=args.device, dtype=args.dtype), max_batch=args.max_batch,
                           compile=True)
     socket_path = None if args.tcp else (args.socket or p.default_socket(args.model))
-    asyncio.run(Daemon(scheduler, socket_path=socket_path, tcp=args.tcp, token=token).serve())
+    asyncio.run(Daemon(scheduler, socket_path=socket_path, tcp=args.tcp, token=token,
+                       idle_exit_s=args.idle_exit).serve())
+    if scheduler.load_error is not None:
+        print(f"dg-engine: {scheduler.load_error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -72,7 +113,7 @@ def client_for(args):
     from engine.client import EngineClient
 
     address = f"tcp://{args.tcp[0]}:{args.tcp[1]}" if args.tcp else args.socket
-    return EngineClient(address, args.model, autostart=False, token=args.token, timeout=10)
+    return EngineClient(address, args.model, autostart=False, token=read_token(args), timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     except EngineError as exc:
         print(f"dg-engine: {exc}", file=sys.stderr)
         return 1
-    except ModelDirError as exc:
+    except (ListenError, UsageError, ModelDirError) as exc:
         print(f"dg-engine: {exc}", file=sys.stderr)
         return 2
 

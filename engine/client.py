@@ -1,7 +1,9 @@
 """Talk to the engine daemon: sync and asyncio clients. No torch import.
 
 Both clients start the daemon when none answers (unless told not to) and reconnect on the next
-call after the daemon dies or restarts.
+call after the daemon dies or restarts. A daemon they start exits after AUTOSTART_IDLE_EXIT_S without
+a client. A request that times out is not sent again: one deadline per request, even for a daemon
+that is stopped (SIGSTOP) and still accepts connections.
 
     client = EngineClient()                      # the embedded dg-tiny, default socket
     result = client.infill("def add(a, b):\\n", "\\n", max_tokens=24)
@@ -26,6 +28,9 @@ from engine import protocol as p
 
 START_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 30.0
+# Long enough that a run of dg-infill commands or an editor restart finds the model warm; short enough
+# that a forgotten daemon gives its memory back.
+AUTOSTART_IDLE_EXIT_S = 300.0
 
 
 class EngineError(Exception):
@@ -43,6 +48,10 @@ class EngineUnavailable(EngineError):
         super().__init__("unavailable", message)
 
 
+class EngineTimeout(EngineUnavailable):
+    """The daemon accepted the request and did not answer in time."""
+
+
 class Endpoint:
     """Where the daemon listens: a Unix socket path, or tcp://HOST:PORT with a token."""
 
@@ -55,7 +64,17 @@ class Endpoint:
             host, _, port = address[len("tcp://") :].rpartition(":")
             self.tcp = (host or "127.0.0.1", int(port))
         self.address = address
-        self.token = token or os.environ.get("DG_ENGINE_TOKEN")
+        self.token = token or os.environ.get("DG_ENGINE_TOKEN") or self._token_from_file()
+        self._log_start = 0  # where the log of the daemon this endpoint last started begins
+
+    def _token_from_file(self) -> str | None:
+        """The token a TCP daemon on this machine left for its local clients."""
+        if self.tcp is None:
+            return None
+        try:
+            return p.token_file(*self.tcp).read_text().strip()
+        except OSError:
+            return None
 
     def log_path(self) -> Path:
         """One log per address: sockets of the same name in different directories must not share one."""
@@ -65,9 +84,22 @@ class Endpoint:
         """Start `dg-engine serve` detached from this process, logging to the runtime directory."""
         if self.tcp:
             raise EngineUnavailable(f"no engine answers at {self.address}; start it with dg-engine serve --tcp")
-        cmd = [sys.executable, "-m", "engine", "serve", "--model", str(self.model_dir), "--socket", self.address]
+        cmd = [sys.executable, "-m", "engine", "serve", "--model", str(self.model_dir), "--socket", self.address,
+               "--idle-exit", str(AUTOSTART_IDLE_EXIT_S)]
         log = self.log_path().open("ab")
+        self._log_start = log.tell()
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+
+    def exited(self, proc: subprocess.Popen) -> EngineUnavailable:
+        """The error for a daemon that exited while starting: its last words say what to fix."""
+        try:
+            with self.log_path().open("rb") as log:
+                log.seek(self._log_start)
+                lines = [line for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            lines = []
+        last = lines[-1].strip() if lines else f"it exited with code {proc.returncode}"
+        return EngineUnavailable(f"the engine did not start: {last} (log: {self.log_path()})")
 
     def auth_message(self) -> dict | None:
         return {"op": "auth", "id": "auth", "token": self.token} if self.tcp else None
@@ -121,8 +153,7 @@ class EngineClient:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise EngineUnavailable(
-                    f"the engine exited with code {proc.returncode}; see {self.endpoint.log_path()}")
+                raise self.endpoint.exited(proc)
             try:
                 self._sock = self._connect_once()
                 return self._sock
@@ -155,7 +186,9 @@ class EngineClient:
                     return _raise_for(self._read_reply(id))
                 except (ConnectionError, BrokenPipeError, socket.timeout, OSError) as exc:
                     self.close()
-                    if attempt == 2 or isinstance(exc, socket.timeout):
+                    if isinstance(exc, socket.timeout):
+                        raise EngineTimeout(f"the engine did not answer within {self.timeout:.0f}s") from None
+                    if attempt == 2:
                         raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
 
     def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
@@ -174,6 +207,8 @@ class EngineClient:
                 status = self.status()
                 if status.ready:
                     return status
+                if status.error:
+                    raise EngineError("model", status.error)
             except EngineUnavailable:
                 if time.monotonic() > deadline:
                     raise
@@ -240,8 +275,7 @@ class AsyncEngineClient:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise EngineUnavailable(
-                    f"the engine exited with code {self._proc.returncode}; see {self.endpoint.log_path()}")
+                raise self.endpoint.exited(self._proc)
             try:
                 return await self._open()
             except (FileNotFoundError, ConnectionRefusedError):
@@ -274,7 +308,7 @@ class AsyncEngineClient:
         except (ConnectionError, AttributeError) as exc:
             raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
         except asyncio.TimeoutError:
-            raise EngineUnavailable(f"the engine did not answer within {self.timeout:.0f}s") from None
+            raise EngineTimeout(f"the engine did not answer within {self.timeout:.0f}s") from None
         finally:
             self._pending.pop(message["id"], None)
         return _raise_for(reply)
@@ -286,9 +320,9 @@ class AsyncEngineClient:
                 await self.connect()
                 msg = p.request_message(op, id or f"a{next(self._ids)}", **fields)
                 return await self._send_and_wait(msg)
-            except EngineUnavailable:
+            except EngineUnavailable as exc:
                 await self.close()
-                if attempt == 2:
+                if attempt == 2 or isinstance(exc, EngineTimeout):
                     raise
 
     def new_id(self) -> str:

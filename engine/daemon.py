@@ -1,8 +1,10 @@
 """`dg-engine serve`: keep one model resident and serve many clients over a socket.
 
 A Unix socket (mode 0600) in a per-user 0700 directory by default; TCP only when asked, bound to
-loopback unless told otherwise, and then every connection must first present the shared token.
-Malformed or oversized messages get an error reply and the connection keeps working.
+loopback unless told otherwise, and then every connection must first present the shared token, within
+AUTH_TIMEOUT_S. Malformed or oversized messages get an error reply and the connection keeps working.
+A model that fails to load is reported in the status for LOAD_FAILURE_LINGER_S, then the daemon exits;
+with an idle limit it also exits once no client has been connected for that long.
 """
 
 from __future__ import annotations
@@ -13,89 +15,157 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from engine import protocol as p
+from engine.address import ListenError
 from engine.scheduler import RequestFailed, Scheduler
 
 log = logging.getLogger("dg-engine")
 READ_CHUNK = 65536
+AUTH_TIMEOUT_S = 10.0
+# Long enough for a client polling the status to read why; the daemon is of no use after that.
+LOAD_FAILURE_LINGER_S = 10.0
+TOO_LARGE = object()  # what `Lines` yields in place of a line over the size limit
+
+
+class Lines:
+    """Newline-delimited messages out of a byte stream; a line over the limit is skipped to its end
+    and reported once, so the next message is read normally."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.discarding = False
+
+    def feed(self, chunk: bytes) -> Iterator[bytes | object]:
+        self.buf += chunk
+        while True:
+            line, sep, rest = self.buf.partition(b"\n")
+            if not sep:
+                if len(self.buf) > p.MAX_MESSAGE_BYTES:
+                    if not self.discarding:
+                        self.discarding = True
+                        yield TOO_LARGE
+                    self.buf = b""
+                return
+            self.buf = rest
+            if self.discarding:
+                self.discarding = False
+            elif line.strip():
+                yield line
 
 
 class Daemon:
     def __init__(self, scheduler: Scheduler, socket_path: Path | None = None, tcp: tuple[str, int] | None = None,
-                 token: str | None = None):
+                 token: str | None = None, idle_exit_s: float | None = None):
         if tcp and not token:
             raise ValueError("a TCP engine needs a token")
         self.scheduler = scheduler
         self.socket_path = socket_path
         self.tcp = tcp
         self.token = token
+        self.idle_exit_s = idle_exit_s
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
+        self.clients = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def address(self) -> str:
+        return f"tcp://{self.tcp[0]}:{self.tcp[1]}" if self.tcp else str(self.socket_path)
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        if self.tcp:
-            server = await asyncio.start_server(self.handle, *self.tcp)
-            log.info("listening on tcp://%s:%d", *self.tcp)
-        else:
+        server = await self._listen()
+        token_path = write_token_file(p.token_file(*self.tcp), self.token) if self.tcp else None
+        log.info("listening on %s", self.address)
+        self.scheduler.start(on_load_failure=lambda: loop.call_soon_threadsafe(self._load_failed))
+        self._arm_idle_exit()
+        try:
+            async with server:
+                await self.stopping.wait()
+                log.info("shutting down")
+                self.scheduler.stop()
+                server.close()
+                for task in self.tasks:
+                    task.cancel()
+        finally:
+            if token_path is not None:
+                token_path.unlink(missing_ok=True)
+            if self.socket_path is not None and self.socket_path.exists():
+                self.socket_path.unlink()
+
+    async def _listen(self) -> asyncio.Server:
+        try:
+            if self.tcp:
+                return await asyncio.start_server(self.handle, *self.tcp)
             claim_socket_path(self.socket_path)
             server = await asyncio.start_unix_server(self.handle, str(self.socket_path))
             self.socket_path.chmod(0o600)
-            log.info("listening on %s", self.socket_path)
-        self.scheduler.start()
-        async with server:
-            await self.stopping.wait()
-            log.info("shutting down")
-            self.scheduler.stop()
-            server.close()
-            for task in self.tasks:
-                task.cancel()
-        if self.socket_path is not None and self.socket_path.exists():
-            self.socket_path.unlink()
+            return server
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {self.address}: {exc.strerror or exc}") from None
+
+    def _load_failed(self) -> None:
+        log.error("exiting in %.0f s: the model failed to load", LOAD_FAILURE_LINGER_S)
+        asyncio.get_running_loop().call_later(LOAD_FAILURE_LINGER_S, self.stopping.set)
+
+    def _arm_idle_exit(self) -> None:
+        if self.idle_exit_s is not None and self.clients == 0:
+            self._idle_timer = asyncio.get_running_loop().call_later(self.idle_exit_s, self._idle)
+
+    def _idle(self) -> None:
+        log.info("no client for %.0f s: exiting", self.idle_exit_s)
+        self.stopping.set()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        authed = self.tcp is None
-        buf, discarding = b"", False
+        self.clients += 1
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         try:
-            while chunk := await reader.read(READ_CHUNK):
-                buf += chunk
-                while True:
-                    line, sep, rest = buf.partition(b"\n")
-                    if not sep:
-                        if len(buf) > p.MAX_MESSAGE_BYTES and not discarding:
-                            discarding = True
-                            await self.reply(writer, p.error(None, p.TOO_LARGE,
-                                                             f"message exceeds {p.MAX_MESSAGE_BYTES} bytes"))
-                        if discarding:
-                            buf = b""
-                        break
-                    buf = rest
-                    if discarding:
-                        discarding = False
-                        continue
-                    if not line.strip():
-                        continue
-                    if not authed:
-                        authed = await self.authenticate(line, writer)
-                        if not authed:
-                            return
-                        continue
-                    await self.dispatch(line, writer)
+            await self.converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except TimeoutError:
+            log.info("closed a connection that sent no token within %.0f s", AUTH_TIMEOUT_S)
         finally:
             writer.close()
+            self.clients -= 1
+            self._arm_idle_exit()
+
+    async def converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        authed = self.tcp is None
+        # An unauthenticated connection gets one deadline, not one per read: trickling bytes buys no time.
+        auth_by = asyncio.get_running_loop().time() + AUTH_TIMEOUT_S
+        lines = Lines()
+        while True:
+            async with asyncio.timeout_at(None if authed else auth_by):
+                chunk = await reader.read(READ_CHUNK)
+            if not chunk:
+                return
+            for line in lines.feed(chunk):
+                if line is TOO_LARGE:
+                    await self.reply(writer, p.error(None, p.TOO_LARGE, f"message exceeds {p.MAX_MESSAGE_BYTES} bytes"))
+                elif not authed:
+                    authed = await self.authenticate(line, writer)
+                    if not authed:
+                        return
+                else:
+                    await self.dispatch(line, writer)
 
     async def authenticate(self, line: bytes, writer) -> bool:
         try:
             msg = p.decode(line)
         except p.ProtocolError:
             msg = {}
-        good = msg.get("op") == "auth" and hmac.compare_digest(str(msg.get("token", "")), self.token)
+        # Bytes: compare_digest refuses str with non-ASCII characters.
+        good = msg.get("op") == "auth" and hmac.compare_digest(str(msg.get("token", "")).encode(errors="replace"),
+                                                               self.token.encode())
         await self.reply(writer, p.ok(msg.get("id"), {}) if good else p.error(msg.get("id"), p.UNAUTHORIZED,
                                                                                "first send {op: auth, token}"))
         return good
@@ -114,7 +184,8 @@ class Daemon:
                 self.scheduler.cancel(str(msg.get("target", "")))
                 await self.reply(writer, p.ok(msg.get("id"), {}))
             elif op == "status":
-                await self.reply(writer, p.ok(msg.get("id"), self.scheduler.status()))
+                await self.reply(writer, p.ok(msg.get("id"), replace(self.scheduler.status(),
+                                                                     idle_exit_s=self.idle_exit_s)))
             elif op == "shutdown":
                 await self.reply(writer, p.ok(msg.get("id"), {}))
                 self.stopping.set()
@@ -124,6 +195,9 @@ class Daemon:
                 raise p.ProtocolError(p.BAD_REQUEST, f"unknown op {op!r}")
         except p.ProtocolError as exc:
             await self.reply(writer, p.error(msg.get("id"), exc.code, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the module promises a reply and a connection that keeps working
+            log.exception("request failed: %.200r", line)
+            await self.reply(writer, p.error(msg.get("id"), p.INTERNAL, f"{type(exc).__name__}: {exc}"))
 
     async def answer_infill(self, request: p.InfillRequest, writer) -> None:
         try:
@@ -131,6 +205,9 @@ class Daemon:
             await self.reply(writer, p.ok(request.id, result))
         except RequestFailed as exc:
             await self.reply(writer, p.error(request.id, exc.code, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer
+            log.exception("infill %s failed", request.id)
+            await self.reply(writer, p.error(request.id, p.INTERNAL, f"{type(exc).__name__}: {exc}"))
 
     async def reply(self, writer: asyncio.StreamWriter, message: dict) -> None:
         if writer.is_closing():
@@ -155,12 +232,13 @@ def claim_socket_path(path: Path) -> None:
         return
     finally:
         probe.close()
-    raise SystemExit(f"dg-engine: a daemon already serves {path}")
+    raise ListenError(f"a daemon already serves {path}")
 
 
-def write_token_file(token: str) -> Path:
-    path = p.runtime_dir() / "engine-tcp.token"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_token_file(path: Path, token: str) -> Path:
+    """Leave the token where local clients find it; written once the address is ours, so that a daemon
+    that fails to bind never replaces the token of the one that holds the address."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(token)
     return path

@@ -152,12 +152,20 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     check_dir(path)
     dev = torch.device(device) if device else pick_device()
     try:
-        model = TextOnlyDiffusionGemma.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
+        model, info = TextOnlyDiffusionGemma.from_pretrained(
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
+            output_loading_info=True,
         )
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
+        if "ignore_mismatched_sizes" in str(exc):  # transformers' words; the shapes are in the log above
+            raise ModelDirError(f"the weights in {path} do not match its config.json: tensors have other shapes "
+                                f"than the config describes (the engine log lists them)") from exc
         raise ModelDirError(f"cannot load the model in {path}: {exc}") from exc
+    # Missing weights would be initialised at random: a model that loads and writes noise.
+    if missing := sorted(info["missing_keys"]):
+        raise ModelDirError(f"the weights in {path} lack {len(missing)} tensors its config.json describes "
+                            f"(such as {missing[0]}): the config does not match the weights")
     text_cfg = model.config.text_config
     if text_cfg.num_experts and text_cfg.num_experts <= DENSE_EXPERTS_MAX and dev.type == "cpu":
         text_cfg._experts_implementation = "dense"

@@ -72,9 +72,12 @@ class Scheduler:
         self.by_id: dict[str, Pending] = {}
         self.latest_for_doc: dict[str, Pending] = {}
         self.lock = threading.Lock()
+        self.on_load_failure: Callable[[], None] | None = None
         self.thread = threading.Thread(target=self._work, name="dg-engine-model", daemon=True)
 
-    def start(self) -> None:
+    def start(self, on_load_failure: Callable[[], None] | None = None) -> None:
+        """Start the model thread; `on_load_failure` is called from it if the model cannot load."""
+        self.on_load_failure = on_load_failure
         self.thread.start()
 
     def stop(self) -> None:
@@ -127,9 +130,10 @@ class Scheduler:
             del self.latest_for_doc[pend.request.doc]
 
     def status(self) -> p.Status:
-        if self.engine is None:
+        if self.engine is None or self.load_error is not None:  # loading, or it failed to
             return p.Status(model="", device="", dtype="", ready=False, queue_depth=self.queue.qsize(), requests=0,
-                            ms_per_step=0.0, steps_per_infill=0.0, cache_hit_rate=0.0, uptime_s=0.0, pid=os.getpid())
+                            ms_per_step=0.0, steps_per_infill=0.0, cache_hit_rate=0.0, uptime_s=0.0, pid=os.getpid(),
+                            error="" if self.load_error is None else str(self.load_error))
         return self.engine.status(queue_depth=self.queue.qsize(), ready=self.ready.is_set())
 
     def _next_batch(self) -> list[Pending] | None:
@@ -156,6 +160,8 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - reported to every client, the daemon keeps answering
             log.exception("model failed to load")
             self.load_error = exc
+            if self.on_load_failure is not None:
+                self.on_load_failure()
             while (pend := self.queue.get()) is not None:
                 pend.settle(code=p.INTERNAL, message=f"the model failed to load: {exc}")
             return

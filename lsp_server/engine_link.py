@@ -77,6 +77,7 @@ class EngineLink:
             log.info("engine: model %s, socket %s", settings.model_dir or "dg-tiny", self.endpoint.address)
             self._drop_client()
             self._failures, self._retry_at = 0, 0.0
+            self.ui.forget("engine")  # a new engine's failure is news
         # Completions switched off load no model; switched on, they bring the engine up.
         if self._active and settings.enabled:
             self.start()
@@ -135,6 +136,13 @@ class EngineLink:
             status = await client.status()
             if status.ready:
                 return status
+            if status.error:
+                # A daemon whose model failed to load is of no use: stop it rather than leave it behind.
+                try:
+                    await client.shutdown()
+                except EngineError as exc:
+                    log.info("engine shutdown: %s", exc)
+                raise EngineError("model", status.error)
             if time.monotonic() > deadline:
                 raise asyncio.TimeoutError(f"the engine did not load its model within {READY_TIMEOUT_S:.0f}s")
             await asyncio.sleep(READY_POLL_S)

@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 
@@ -41,3 +42,30 @@ def daemon(tmp_path_factory):
 def env_no_token(monkeypatch):
     monkeypatch.delenv("DG_ENGINE_TOKEN", raising=False)
     return os.environ
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+TCP_TOKEN = "a-test-token-of-32-bytes-or-so.."
+
+
+@pytest.fixture(scope="module")
+def tcp_daemon(tmp_path_factory):
+    """A real `dg-engine serve --tcp` on loopback, its token in the environment; yields (port, token)."""
+    port, log_path = free_port(), tmp_path_factory.mktemp("tcp") / "engine.log"
+    env = {**os.environ, "DG_ENGINE_TOKEN": TCP_TOKEN}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--tcp", f"127.0.0.1:{port}"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token=TCP_TOKEN, timeout=5).wait_ready(timeout=120)
+    except EngineUnavailable:
+        proc.kill()
+        pytest.fail(log_path.read_text())
+    yield port, TCP_TOKEN
+    proc.terminate()
+    assert proc.wait(timeout=120) == 0, log_path.read_text()

@@ -153,22 +153,12 @@ def test_without_autostart_a_missing_daemon_is_reported(tmp_path):
         EngineClient(tmp_path / "none.sock", autostart=False).status()
 
 
-def test_tcp_requires_the_token(tmp_path, env_no_token):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--tcp", f"127.0.0.1:{port}", "--token",
-                             "s3cret"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        good = EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token="s3cret", timeout=60)
-        good.wait_ready(timeout=60)
-        with pytest.raises(EngineError) as err:
-            EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token="wrong", timeout=10).status()
-        assert err.value.code == p.UNAUTHORIZED
-        good.shutdown()
-        proc.wait(timeout=30)
-    finally:
-        proc.kill()
+def test_tcp_requires_the_token(tcp_daemon):
+    port, token = tcp_daemon
+    EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token=token, timeout=60).status()
+    with pytest.raises(EngineError) as err:
+        EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token="wrong" * 4, timeout=10).status()
+    assert err.value.code == p.UNAUTHORIZED
 
 
 def test_dg_engine_stop_and_status_commands(tmp_path):
