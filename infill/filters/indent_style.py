@@ -1,4 +1,5 @@
-"""Re-indent a multi-line completion in the file's style: tabs or spaces, and the file's width."""
+"""Re-indent a completion in the file's style: tabs or spaces, and the file's width; and never indent
+the cursor's line twice."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ MAX_STEP = 8
 
 
 def normalize_indentation(text: str, request: InfillRequest) -> str:
+    head = cursor_line_head(request)
+    if head and not head.strip():
+        # The cursor stands after the line's indentation, where auto-indent put it: more blanks at
+        # the completion's start would indent the line twice.
+        text = text.lstrip(" \t")
     lines = text.split("\n")
     if len(lines) == 1:
         return text
     unit = request.indent
     target = TAB_WIDTH if unit == "\t" else len(unit)
-    # A cursor among blanks at a line's start leaves the first line's indentation to the model.
-    base = width(leading(cursor_line_head(request) + lines[0]))
+    base = width(leading(head + lines[0]))
     own = _step(base, [width(leading(line)) for line in lines[1:] if line.strip()]) or target
     out = [lines[0]]
     for line in lines[1:]:

@@ -7,7 +7,9 @@ CASES = [
     ("python", "def add(a, b):█\n\nprint(add(1, 2))\n",
      "\n\treturn a + b\n\n\ndef sub(a, b):\n\treturn a - b\n", "\n    return a + b"),
     ("python", "def f(items):\n    total = 0\n    █\n    return total\n",
-     "for item in items:\n        total += item\n    return total\n", "for item in items:"),
+     "for item in items:\n        total += item\n    return total\n", None),  # a header cut from its body
+    ("python", "def f(items):\n    total = 0\n    for item in items:\n        █\n    return total\n",
+     "        total += item\n", "total += item"),  # never the indentation twice
     ("python", "def f(items):\n    total = 0\n    █\n    return total\n",
      "total += len(items)\n    return total", "total += len(items)"),
     ("python", "print(█)\n", "'done')", "'done'"),
