@@ -6,7 +6,10 @@ forward with self-conditioning on the previous step's logits, a draw at the sche
 (`EntropyBoundSampler`) and the stable-and-confident stop (`StableAndConfidentStoppingCriteria`).
 
 The rules are transformers' own; the arithmetic is arranged for speed, and tests check it
-against transformers' classes. On a small model most of a step is vocabulary-wide work, so it is
+against transformers' classes. They are re-implemented rather than called because, on a small
+model, the vocabulary-wide work is most of a step: transformers' classes each take their own pass
+(softmax, sampling with torch.multinomial, entropy), and on this project's CPU multinomial alone
+cost about 5 ms a step where the inverse-CDF draw below costs about 1 (DESIGN.md). On a small model most of a step is vocabulary-wide work, so it is
 done once per step and only over gap positions: one softmax at the step's temperature gives the
 draw (inverse CDF: one uniform per position), the entropies that both acceptance and stopping
 read, and the argmax. Flanks are never drawn or renoised, so they hold exactly the given tokens
@@ -246,6 +249,27 @@ class Batch:
         self.canvas[idx] = current.scatter(1, g_index, torch.where(self.gap_valid[idx], gap, current.gather(1, g_index)))
 
 
+class StableAndConfident:
+    """`StableAndConfidentStoppingCriteria`'s rule, per row: the argmax canvas equals the last
+    `stability_threshold` ones and the mean entropy is below `confidence_threshold`. Re-implemented
+    rather than called because it judges the completion the row would return (slots after the
+    middle's <eoi> and past the row's gap count as settled) and keeps one history for a batch whose
+    rows leave as they finish."""
+
+    def __init__(self, settings: SamplerSettings, batch: Batch):
+        self.settings, self.width = settings, batch.width
+        self.history = torch.full((settings.stability_threshold, len(batch.rows), batch.gap_width), -1,
+                                  dtype=torch.long, device=batch.device)
+
+    def __call__(self, idx: torch.Tensor, judged: torch.Tensor, entropy: torch.Tensor) -> torch.Tensor:
+        """Which of the rows `idx` stop, given their judged argmax gaps and per-slot entropies (0 where
+        settled)."""
+        stable = (self.history[:, idx] == judged).all(-1).all(0)
+        if self.settings.stability_threshold:
+            self.history[:, idx] = torch.cat([self.history[1:, idx], judged[None]])
+        return stable & (entropy.sum(-1) / self.width < self.settings.confidence_threshold)
+
+
 class EntropyBoundOrder:
     """DiffusionGemma's rules: `max_steps` steps at a falling temperature, each accepting the
     lowest-entropy gap slots and renoising the rest, until the canvas is stable and confident."""
@@ -256,8 +280,7 @@ class EntropyBoundOrder:
     def run(self, batch: Batch, on_step) -> list[Filled | None]:
         s, lm = self.settings, batch.lm
         out: list[Filled | None] = [None] * len(batch.rows)
-        history = torch.full((s.stability_threshold, len(batch.rows), batch.gap_width), -1, dtype=torch.long,
-                             device=batch.device)
+        stop = StableAndConfident(s, batch)
         for cur_step in reversed(range(1, s.max_steps + 1)):
             # 1. One decoder pass over the rows still alive.
             if (idx := batch.forward()) is None:
@@ -277,12 +300,8 @@ class EntropyBoundOrder:
             #    the completion), count as settled, as flanks do.
             argmax = pred.argmax.masked_fill(~g_valid, 0)
             settled = ~g_valid | after_middle(argmax, lm.eoi_id)
-            judged = argmax.masked_fill(settled, lm.pad_id)
-            stable = (history[:, idx] == judged).all(-1).all(0)
-            if s.stability_threshold:
-                history[:, idx] = torch.cat([history[1:, idx], judged[None]])
-            confident = pred.entropy.masked_fill(settled, 0.0).sum(-1) / batch.width < s.confidence_threshold
-            done = [True] * len(idx) if cur_step == 1 else (stable & confident).tolist()
+            stopped = stop(idx, argmax.masked_fill(settled, lm.pad_id), pred.entropy.masked_fill(settled, 0.0))
+            done = [True] * len(idx) if cur_step == 1 else stopped.tolist()
             for slot, i in enumerate(batch.active):
                 if done[slot]:
                     out[i] = self._filled(batch, slot, i, argmax[slot])
