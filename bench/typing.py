@@ -19,6 +19,7 @@ and is shut down at the end, unless --engine-socket names a running one.
     python -m bench.typing                                  # 8 held-out files x 3 stretches
     python -m bench.typing --files 2 --stretches 1 --keystrokes 60
     python -m bench.typing --no-engine                      # the server's own share of the latency
+    python -m bench.typing --min-confidence 0.6             # calibrate the gate: try another threshold
 """
 
 import argparse
@@ -258,7 +259,9 @@ async def main(args: argparse.Namespace) -> dict:
             client, ms = await start({"engineSocket": socket, "enabled": False})
             init_ms.append(ms)
             await stop(client)
-        client, ms = await start({"engineSocket": socket})
+        # Default settings, but for the gate when calibrating it.
+        gate = {} if args.min_confidence is None else {"minConfidence": args.min_confidence}
+        client, ms = await start({"engineSocket": socket, **gate})
         init_ms.append(ms)
         loading = time.perf_counter()
         ready = await status(client) if args.no_engine else await wait_ready(client)
@@ -285,6 +288,7 @@ async def main(args: argparse.Namespace) -> dict:
         "initialize_ms": {"median": round(statistics.median(init_ms)), "max": round(max(init_ms)),
                           "runs": len(init_ms)},
         "files": args.files,
+        "min_confidence": args.min_confidence,
         "keystrokes": n,
         "requests": len(latencies),
         "shown_share": round(tally.shown / n, 4),
@@ -331,6 +335,7 @@ if __name__ == "__main__":
     ap.add_argument("--stretches", type=int, default=3, help="stretches typed per file")
     ap.add_argument("--keystrokes", type=int, default=120, help="about this many characters per stretch")
     ap.add_argument("--seed", type=int, default=0, help="which held-out files")
+    ap.add_argument("--min-confidence", type=float, help="the gate to try instead of the default (calibration)")
     ap.add_argument("--pause-ms", type=float, default=0.0, help="pause after each answer")
     ap.add_argument("--initialize-runs", type=int, default=3, help="extra fresh processes timed to initialize")
     ap.add_argument("--engine-socket", help="use this running engine instead of starting one")
