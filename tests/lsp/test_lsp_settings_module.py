@@ -52,3 +52,26 @@ def test_lsp_settings_language_filter():
     s = Settings(enabled_languages=("Python", "rust"))
     assert s.language_enabled("python") and s.language_enabled(None, "rust")
     assert not s.language_enabled("javascript", "javascript")
+
+
+def test_editors_and_readmes_leave_every_default_to_the_settings_module():
+    """One home for each default: the VS Code extension sends only what the user set (null otherwise),
+    package.json shows no default of its own, and the READMEs point at infill/settings.py."""
+    import json
+    import re
+    from dataclasses import fields
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    keys = [re.sub(r"_(\w)", lambda m: m.group(1).upper(), f.name) for f in fields(Settings) if f.name != "enabled"]
+    extension = (root / "editors/vscode/src/extension.ts").read_text()
+    sent = re.search(r"const SERVER_KEYS = \[([^\]]*)\]", extension).group(1)
+    assert re.findall(r"'(\w+)'", sent) == keys
+    properties = json.loads((root / "editors/vscode/package.json").read_text())["contributes"]["configuration"][
+        "properties"]
+    for key in keys:
+        assert properties[f"dg.{key}"]["default"] in (None, []), key
+    for readme in ("README.md", "editors/README.md"):
+        rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", (root / readme).read_text(), re.M)}
+        for key in ("maxLines", "debounceMs", "minConfidence"):
+            assert "infill/settings.py" in rows[key], (readme, rows[key])

@@ -19,14 +19,9 @@ const SERVER_KEYS = ['modelDir', 'engineSocket', 'enabledLanguages', 'maxLines',
 // Keys whose change needs a new server process (command line or document selector).
 const RESTART_KEYS = ['serverPath', 'serverArgs', 'enabledLanguages'] as const;
 
-export interface ServerSettings {
-	modelDir: string | null;
-	engineSocket: string | null;
-	enabledLanguages: string[];
-	maxLines: number;
-	debounceMs: number;
-	minConfidence: number;
-}
+// A key the user did not set goes as null: the server then applies its own default (infill/settings.py),
+// which may depend on the model, and a key the user clears goes back to it.
+export type ServerSettings = Record<(typeof SERVER_KEYS)[number], unknown>;
 
 let client: LanguageClient | undefined;
 let statusItem: vscode.StatusBarItem;
@@ -42,15 +37,13 @@ function config(): vscode.WorkspaceConfiguration {
 
 export function serverSettings(): ServerSettings {
 	const c = config();
-	const nullIfEmpty = (v: string | null | undefined) => (v && v.trim() !== '' ? v : null);
-	return {
-		modelDir: nullIfEmpty(c.get<string | null>('modelDir', null)),
-		engineSocket: nullIfEmpty(c.get<string | null>('engineSocket', null)),
-		enabledLanguages: c.get<string[]>('enabledLanguages', []),
-		maxLines: c.get<number>('maxLines', 8),
-		debounceMs: c.get<number>('debounceMs', 0),
-		minConfidence: c.get<number>('minConfidence', 0),
-	};
+	const settings = {} as ServerSettings;
+	for (const key of SERVER_KEYS) {
+		const seen = c.inspect(key);
+		const set = seen?.workspaceFolderValue ?? seen?.workspaceValue ?? seen?.globalValue;
+		settings[key] = set === undefined || (typeof set === 'string' && set.trim() === '') ? null : set;
+	}
+	return settings;
 }
 
 function completionsEnabled(): boolean {
