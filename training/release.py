@@ -13,25 +13,43 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 from pathlib import Path
 
 import torch
 
-from engine.denoise import ENTROPY_BOUND, LEFT_TO_RIGHT
+from engine.denoise import DRAFT, ENTROPY_BOUND, LEFT_TO_RIGHT
 from engine.textonly import TextOnlyDiffusionGemma
-from training.train import BUDGET, CANVASES, DECODING_ORDER, PACKAGED, export
+from training.train import ACCEPT, BUDGET, CANVASES, DECODING_ORDER, PACKAGED, export
 
 
 ORDER_TEXT = {
     LEFT_TO_RIGHT: "left to right: each step fixes the leftmost open gap slot to its most likely token and renoises "
                    "the slots after it, until `<eoi>` or the request's line limit",
     ENTROPY_BOUND: "by DiffusionGemma's entropy-bound rules",
+    DRAFT: f"in drafts: each step fixes the leftmost open gap slot and every following slot, in a run, whose "
+           f"probability is at least {ACCEPT} (`accept` in dg.json), and fills the open slots after the run with "
+           f"its most likely tokens (the draft the next step sees), until `<eoi>` or the request's line limit",
 }
+CURVE_ROW = re.compile(r"^\| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", re.M)
+
+
+def earlier_rows(card_text: str, before_step: int) -> list[dict]:
+    """The training-curve rows of the card being replaced that came before this run's log (a run's log
+    lives in runs/, which a new machine does not have)."""
+    rows = []
+    for m in CURVE_ROW.finditer(card_text):
+        step, tokens = (int(m.group(i).replace(",", "")) for i in (1, 2))
+        if step < before_step:
+            rows.append(dict(step=step, tokens=tokens, val={"infill@1.0": {"enc": float(m.group(3)),
+                                                                          "diff": float(m.group(4))},
+                                                            "window@0.5": {"diff": float(m.group(5))}}))
+    return rows
 
 
 def curve(log: list[dict]) -> list[str]:
     """The held-out losses the run logged, about ten rows from first to last."""
-    rows = log[:: max(1, len(log) // 10)] + log[-1:] if log else []
+    rows = log[:: max(1, len(log) // 12)] + log[-1:] if log else []
     out = ["", "## Training curve", "Held-out losses logged by `training/train.py` (nats per token; the infill loss is "
            "taken at full noise, the first inference step). From step 1,800 (session 2) filler after `<eoi>` counts "
            "0.1 in the infill loss, which raises that column, and one-line examples may use a 32-token canvas, which "
@@ -40,7 +58,8 @@ def curve(log: list[dict]) -> list[str]:
            "the same sources, whose held-out batches differ. From step 12,982 (session 5) it continued session 4's "
            "checkpoint and optimizer, warming back up from the cooled learning rate. From step 20,277 (session 6) "
            "it continued the branch that stayed at the peak rate (from step 17,862), not the released cooled-down "
-           "weights. The last row is the weights shipped.", "",
+           "weights. From step 27,250 (session 7) half the steps train on draft states (`DRAFT_P`), with a "
+           "fresh optimizer: the machine had lost session 6's. The last row is the weights shipped.", "",
            "| step | tokens | next-token loss | infill loss | window loss (50% noise) |", "|---|---|---|---|---|"]
     seen = set()
     for r in rows:
@@ -51,8 +70,24 @@ def curve(log: list[dict]) -> list[str]:
     return out
 
 
+def typing_table(runs: list[dict]) -> list[str]:
+    """bench.typing's figures, one row per gate tried."""
+    if not runs:
+        return []
+    out = ["", "Typing held-out files with the default settings but for the gate (`python -m bench.typing "
+           "[--min-confidence X]`: a didChange and an inlineCompletion per keystroke, Tab when the suggestion is "
+           f"exactly what comes next; {runs[0]['keystrokes']} keystrokes or so in {runs[0]['files']} files). The gate "
+           "shows a completion up to its first token below the threshold:", "",
+           "| gate | shown after | right among shown | characters by Tab | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: r["min_confidence"] or 0):
+        right = "-" if r["right_share"] is None else format(r["right_share"], ".1%")
+        out.append(f"| {r['min_confidence']} | {r['shown_share']:.1%} | {right} | {r['accepted_char_share']:.1%} | "
+                   f"{r['latency_ms']['p50']} | {r['latency_ms']['p95']} |")
+    return out
+
+
 def card(state: dict, sources: dict, report: dict, heldout: dict | None, config: dict, n_params: int,
-         log: list[dict], order: str) -> str:
+         log: list[dict], order: str, typing: list[dict] = ()) -> str:
     text = config["text_config"]
     lines = [
         "# dg-tiny",
@@ -120,7 +155,7 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
                   "| gate on | threshold | shown | exact among shown |", "|---|---|---|---|"]
         lines += [f"| {g['by']} | {g['threshold']} | {g['shown']:.1%} | "
                   f"{'-' if g['precision'] is None else format(g['precision'], '.1%')} |" for g in heldout["gate"]]
-    return "\n".join(lines + curve(log)) + "\n"
+    return "\n".join(lines + typing_table(list(typing)) + curve(log)) + "\n"
 
 
 def main() -> None:
@@ -128,6 +163,8 @@ def main() -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/dg-tiny"))
     ap.add_argument("--report", type=Path, action="append", required=True,
                     help="bench/humaneval_infill.py --json output (repeatable; the reports are merged)")
+    ap.add_argument("--typing", type=Path, action="append", default=[],
+                    help="bench/typing.py --json output with --min-confidence (repeatable: one row per gate)")
     ap.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     args = ap.parse_args()
 
@@ -143,8 +180,12 @@ def main() -> None:
     sources = json.loads((args.corpus / "sources.json").read_text())
     log_path = args.run / "log.jsonl"
     log = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []
+    old_card = PACKAGED / "MODEL_CARD.md"
+    if log and old_card.exists():
+        log = earlier_rows(old_card.read_text(), log[0]["step"]) + log
     (PACKAGED / "MODEL_CARD.md").write_text(card(state, sources, report, report.get("heldout"), config,
-                                                 n_params, log, DECODING_ORDER))
+                                                 n_params, log, DECODING_ORDER,
+                                                 [json.loads(path.read_text()) for path in args.typing]))
     print(f"packaged {n_params / 1e6:.2f}M parameters into {PACKAGED}")
 
 

@@ -25,3 +25,20 @@ def test_the_card_lists_raw_and_served_scores_and_the_curve():
     assert "| 100 | 1,000 | 3.0 | 5.0 | 4.0 |" in text
     other = release.card(STATE, {}, report, None, config, 8_000_000, LOG, "entropy_bound")
     assert "The engine denoises by DiffusionGemma's entropy-bound rules (`order` in dg.json)." in other
+
+
+def test_a_release_keeps_the_curve_of_earlier_sessions_and_shows_the_typing_runs():
+    config = json.loads((PACKAGED / "config.json").read_text())
+    report = {"single": ROW}
+    before = release.card(STATE, {}, report, None, config, 8_000_000, LOG, "left_to_right")
+    later = [dict(step=s, tokens=10 * s, val={"infill@1.0": {"diff": 4.0, "enc": 2.0}, "window@0.5": {"diff": 3.0}})
+             for s in (150, 200)]
+    log = release.earlier_rows(before, later[0]["step"]) + later
+    assert [r["step"] for r in log] == [50, 100, 150, 200]
+    typing = [dict(min_confidence=g, keystrokes=900, files=8, shown_share=s, right_share=r, accepted_char_share=c,
+                   latency_ms={"p50": 40.0, "p95": 120.0}) for g, s, r, c in ((0.8, 0.05, 0.7, 0.06),
+                                                                             (0.5, 0.12, 0.55, 0.08))]
+    text = release.card(STATE, {}, report, None, config, 8_000_000, log, "draft", typing)
+    assert "The engine denoises in drafts: each step fixes the leftmost open gap slot" in text
+    assert "| 50 | 500 | 3.0 | 5.0 | 4.0 |" in text and "| 200 | 2,000 | 2.0 | 4.0 | 3.0 |" in text
+    assert text.index("| 0.5 | 12.0% | 55.0% | 8.0% | 40.0 | 120.0 |") < text.index("| 0.8 | 5.0% |")
