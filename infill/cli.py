@@ -91,7 +91,8 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--allow-parse-errors", action="store_true",
                         help="keep completions that make the file fail to parse")
     output.add_argument("--min-confidence", type=_confidence, default=DEFAULT_MIN_CONFIDENCE, metavar="X",
-                        help=f"leave holes whose mean token confidence is below X (default: {DEFAULT_MIN_CONFIDENCE})")
+                        help=f"fill a hole up to the model's first token less confident than X, as the editor shows "
+                             f"it (default: {DEFAULT_MIN_CONFIDENCE})")
     output.add_argument("--max-lines", type=_max_lines, default=DEFAULT_MAX_LINES, metavar="N",
                         help=f"longest completion for a block hole, in lines (default: {DEFAULT_MAX_LINES})")
     output.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from engine.protocol import InfillResult
 from infill import Document, InfillRequest, build_request, postprocess
+from infill.judge import confident_cuts, judge
 from infill.batch.holes import Fill, Hole, close_holes, open_holes
 from infill.batch.textfile import TextFile, with_newlines
 
@@ -31,7 +32,7 @@ WRITE_FAILED = "write_failed"
 MESSAGES = {
     EMPTY: "the model's text was empty after post-processing",
     PARSE_ERROR: "the completion would make the file fail to parse (--allow-parse-errors writes it anyway)",
-    LOW_CONFIDENCE: "the model's confidence is below --min-confidence",
+    LOW_CONFIDENCE: "the model's first token is less confident than --min-confidence",
     UNENCODABLE: "the completion has characters the file's encoding cannot hold",
     NO_GAP: "no completion makes sense here (inside a word or a line ending)",
     UNSUPPORTED_LANGUAGE: "the model was not trained on this file's language; --model a model that covers it",
@@ -44,7 +45,9 @@ class Outcome:
     status: str = EMPTY
     text: str | None = None
     steps: int = 0
-    confidence: float | None = None
+    confidence: float | None = None  # the mean over the answer's tokens, for the report
+    token_confidences: list[float] = field(default_factory=list)
+    token_ends: list[int] = field(default_factory=list)
     ms: float = 0.0
     message: str = ""
 
@@ -108,6 +111,7 @@ def leave_uncovered(file_plan: FilePlan, languages: tuple[str, ...]) -> bool:
 def record_answer(outcome: Outcome, result: InfillResult) -> None:
     outcome.steps = result.steps
     outcome.confidence = result.mean_confidence
+    outcome.token_confidences, outcome.token_ends = result.token_confidences, result.token_ends
     outcome.ms = result.ms
 
 
@@ -123,12 +127,18 @@ def compose(file_plan: FilePlan, answers: dict[int, str], *, min_confidence: flo
     fills: dict[int, Fill] = {}
     for index in sorted(answers, reverse=True):
         outcome, request = file_plan.outcomes[index], file_plan.requests[index]
-        if outcome.confidence is not None and outcome.confidence < min_confidence:
-            _leave(outcome, LOW_CONFIDENCE, f"{MESSAGES[LOW_CONFIDENCE]} ({outcome.confidence:.2f} < {min_confidence:.2f})")
+        # The editor's judge: the answer up to its first token below the gate, cut shorter at token
+        # boundaries until it is well-formed.
+        cuts = confident_cuts(answers[index], outcome.token_confidences, outcome.token_ends, min_confidence)
+        if not cuts:
+            # The first token that writes text: a healed one re-writes what the file holds.
+            first = next((c for c, end in zip(outcome.token_confidences, outcome.token_ends) if end > 0), 0.0)
+            _leave(outcome, LOW_CONFIDENCE, f"{MESSAGES[LOW_CONFIDENCE]} ({first:.2f} < {min_confidence:.2f})")
             continue
-        completion = postprocess(request, answers[index], document)
+        completion = judge(request, answers[index], outcome.token_confidences, outcome.token_ends, document,
+                           min_confidence)
         if completion is None:
-            unchecked = postprocess(request, answers[index], None)
+            unchecked = postprocess(request, cuts[0], None)
             if unchecked is None:
                 _leave(outcome, EMPTY)
                 continue
