@@ -47,12 +47,14 @@ def test_split_lines_splits_at_newlines_only():
 
 
 def test_records_hold_every_field(tmp_path):
-    file_plan = _composed(tmp_path / "a.py", b"x = <FILL>\ny = <FILL>\n", {0: "1", 1: "  "})
+    # The second hole's line parses with nothing in it: a hole left empty must not make the first fail
+    # Python's parser, which every filled hole must pass.
+    file_plan = _composed(tmp_path / "a.py", b"x = <FILL>\ny = [<FILL>]\n", {0: "1", 1: "  "})
     file_plan.outcomes[0].steps, file_plan.outcomes[0].ms = 7, 12.34
     assert records(file_plan) == [
         {"file": "a.py", "line": 1, "col": 5, "text": "1", "steps": 7, "confidence": None, "ms": 12.3,
          "status": "filled"},
-        {"file": "a.py", "line": 2, "col": 5, "text": None, "steps": 0, "confidence": None, "ms": 0.0,
+        {"file": "a.py", "line": 2, "col": 6, "text": None, "steps": 0, "confidence": None, "ms": 0.0,
          "status": "empty", "message": "the model's text was empty after post-processing"},
     ]
 
