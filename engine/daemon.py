@@ -108,7 +108,9 @@ class Daemon:
             self.socket_path.chmod(0o600)
             return server
         except OSError as exc:
-            raise ListenError(f"cannot listen on {self.address}: {exc.strerror or exc}") from None
+            # asyncio rewords bind errors at length; the errno's own words are the one line a person needs.
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"cannot listen on {self.address}: {reason}") from None
 
     def _load_failed(self) -> None:
         log.error("exiting in %.0f s: the model failed to load", LOAD_FAILURE_LINGER_S)

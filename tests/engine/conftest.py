@@ -44,10 +44,16 @@ def env_no_token(monkeypatch):
     return os.environ
 
 
-def free_port() -> int:
+def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback port nothing listens on (just now)."""
+    return unused_port()
 
 
 TCP_TOKEN = "a-test-token-of-32-bytes-or-so.."
@@ -56,7 +62,7 @@ TCP_TOKEN = "a-test-token-of-32-bytes-or-so.."
 @pytest.fixture(scope="module")
 def tcp_daemon(tmp_path_factory):
     """A real `dg-engine serve --tcp` on loopback, its token in the environment; yields (port, token)."""
-    port, log_path = free_port(), tmp_path_factory.mktemp("tcp") / "engine.log"
+    port, log_path = unused_port(), tmp_path_factory.mktemp("tcp") / "engine.log"
     env = {**os.environ, "DG_ENGINE_TOKEN": TCP_TOKEN}
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--tcp", f"127.0.0.1:{port}"], env=env,
