@@ -193,8 +193,8 @@ class EngineClient:
 
     def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                deadline_ms: int | None = None, max_lines: int | None = None) -> p.InfillResult:
-        return p.result_from_dict(self.call("infill", prefix=prefix, suffix=suffix, max_tokens=max_tokens, doc=doc,
-                                            deadline_ms=deadline_ms, max_lines=max_lines))
+        return p.result_from_dict(self.call("infill", **p.infill_fields(
+            prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms, max_lines=max_lines)))
 
     def status(self) -> p.Status:
         return p.status_from_dict(self.call("status"))
@@ -331,8 +331,8 @@ class AsyncEngineClient:
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                      deadline_ms: int | None = None, id: str | None = None,
                      max_lines: int | None = None) -> p.InfillResult:
-        result = await self.call("infill", id=id, prefix=prefix, suffix=suffix, max_tokens=max_tokens, doc=doc,
-                                 deadline_ms=deadline_ms, max_lines=max_lines)
+        result = await self.call("infill", id=id, **p.infill_fields(
+            prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms, max_lines=max_lines))
         return p.result_from_dict(result)
 
     async def cancel(self, id: str) -> None:

@@ -128,6 +128,14 @@ def decode(line: bytes) -> dict:
     return msg
 
 
+def infill_fields(prefix: str, suffix: str, *, max_tokens: int, doc: str = "", deadline_ms: int | None = None,
+                  max_lines: int | None = None) -> dict:
+    """An infill request's fields as every client sends them. The gap is clamped to the wire's limit
+    here, once: a block of many lines may ask for more than a gap holds, and gets what fits."""
+    return dict(prefix=prefix, suffix=suffix, max_tokens=max(1, min(max_tokens, MAX_GAP_TOKENS)), doc=doc,
+                deadline_ms=deadline_ms, max_lines=max_lines)
+
+
 def parse_infill(msg: dict) -> InfillRequest:
     try:
         req = InfillRequest(

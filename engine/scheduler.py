@@ -209,8 +209,9 @@ class InProcessEngine:
         from engine.client import EngineError
 
         self._ids += 1
-        request = p.parse_infill(dict(id=id or f"i{self._ids}", prefix=prefix, suffix=suffix, max_tokens=max_tokens,
-                                      doc=doc, deadline_ms=deadline_ms, max_lines=max_lines))
+        fields = p.infill_fields(prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms,
+                                 max_lines=max_lines)
+        request = p.parse_infill(dict(id=id or f"i{self._ids}", **fields))
         try:
             return await self.scheduler.submit(request)
         except RequestFailed as exc:

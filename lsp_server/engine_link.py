@@ -177,7 +177,7 @@ class EngineLink:
         self.check_ready()
         client = self._client
         id = client.new_id()
-        call = asyncio.ensure_future(client.infill(prefix, suffix, max_tokens=min(max_tokens, p.MAX_GAP_TOKENS),
+        call = asyncio.ensure_future(client.infill(prefix, suffix, max_tokens=max_tokens,
                                                    doc=doc_key, deadline_ms=DEADLINE_MS, id=id, max_lines=max_lines))
         try:
             return await call

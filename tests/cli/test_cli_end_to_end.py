@@ -231,3 +231,12 @@ def test_holes_in_a_language_the_model_does_not_cover_are_left_without_starting_
     assert record["status"] == "unsupported_language" and "python" in record["message"]
     assert done.returncode == 1
     assert not socket.exists()  # no daemon was started for holes nobody asks the model about
+
+
+def test_a_block_hole_asked_for_more_lines_than_a_gap_holds_is_filled_not_refused(cli, tmp_path):
+    """--max-lines 40 asks for more gap tokens than the wire allows; the request is clamped, not refused."""
+    (tmp_path / "a.py").write_text("def f(xs):\n    <FILL>\n\n\nprint(f([1, 2]))\n")
+    done = cli.run("--json", "--in-process", "--max-lines", "40", "--min-confidence", "0", "a.py", cwd=tmp_path)
+    record = json.loads(done.stdout.splitlines()[0])
+    assert record["status"] != "engine_error", record
+    assert done.returncode != 2, done.stderr
