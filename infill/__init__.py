@@ -11,6 +11,6 @@ All offsets are Python str offsets.
 from infill.completion import Completion, postprocess
 from infill.document import Document
 from infill.languages import Language, resolve
-from infill.request import InfillRequest, build_request
+from infill.request import CompletionRequest, build_request
 
-__all__ = ["Completion", "Document", "InfillRequest", "Language", "build_request", "postprocess", "resolve"]
+__all__ = ["Completion", "CompletionRequest", "Document", "Language", "build_request", "postprocess", "resolve"]

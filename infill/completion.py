@@ -20,7 +20,7 @@ from infill.filters.python_syntax import drop_python_syntax_errors
 from infill.filters.repetition import drop_repetition
 from infill.filters.suffix_repeat import drop_suffix_repeat
 from infill.filters.syntax_end import stop_at_syntax_end
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 FILTERS = (drop_repetition, normalize_indentation, clip_lines, stop_at_syntax_end,
            drop_suffix_repeat, balance_brackets)
@@ -33,7 +33,7 @@ class Completion:
     end: int
 
 
-def postprocess(request: InfillRequest, raw_text: str, doc: Document | None = None) -> Completion | None:
+def postprocess(request: CompletionRequest, raw_text: str, doc: Document | None = None) -> Completion | None:
     """The completion to insert over [request.offset, request.replace_end), or None.
 
     With `doc` (the document the request was built from, unchanged since) a completion that adds

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from infill.completion import Completion, postprocess
 from infill.document import Document
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 # Cuts tried per answer, longest first: each costs a post-processing pass with its parse checks.
 MAX_CUTS = 4
@@ -41,7 +41,7 @@ def confident_cuts(text: str, confidences: list[float], ends: list[int], thresho
     return cuts
 
 
-def judge(request: InfillRequest, text: str, confidences: list[float], ends: list[int], doc: Document | None,
+def judge(request: CompletionRequest, text: str, confidences: list[float], ends: list[int], doc: Document | None,
           min_confidence: float) -> Completion | None:
     """The longest confident cut of the model's `text` that post-processing accepts, or None."""
     for cut in confident_cuts(text, confidences, ends, min_confidence):

@@ -22,7 +22,7 @@ def _at_line_start(text: str, offset: int) -> bool:
 
 
 @dataclass(frozen=True)
-class InfillRequest:
+class CompletionRequest:
     """What to send the engine, and what postprocess needs to judge the answer.
 
     prefix ends exactly at the cursor (headers, imports and signatures from other documents may
@@ -46,7 +46,7 @@ class InfillRequest:
 
 def build_request(doc: Document, offset: int, *, prefix_tokens: int = 1024, suffix_tokens: int = 256,
                   max_lines: int | None = None,
-                  open_documents: Iterable[Document] = ()) -> InfillRequest | None:
+                  open_documents: Iterable[Document] = ()) -> CompletionRequest | None:
     """The request for a completion at `offset`, or None where none makes sense.
 
     None for an offset outside the text, a binary or oversized document, and a gap classify()
@@ -73,7 +73,7 @@ def build_request(doc: Document, offset: int, *, prefix_tokens: int = 1024, suff
     prefix = prefix_context(doc, offset, prefix_tokens, open_documents)
     suffix = suffix_context(doc, gap.replace_end, suffix_tokens)
     lang = doc.language
-    return InfillRequest(
+    return CompletionRequest(
         prefix=prefix,
         suffix=suffix,
         offset=offset,

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from engine.protocol import InfillResult
-from infill import Document, InfillRequest, build_request, postprocess
+from infill import Document, CompletionRequest, build_request, postprocess
 from infill.judge import confident_cuts, judge
 from infill.batch.holes import Fill, Hole, close_holes, open_holes
 from infill.batch.textfile import TextFile, with_newlines
@@ -61,7 +61,7 @@ class FilePlan:
     display: str  # the path as the user sees it
     file: TextFile
     holes: list[Hole]
-    requests: list[InfillRequest | None]
+    requests: list[CompletionRequest | None]
     opened: str
     offsets: list[int]
     document: Document
@@ -80,7 +80,7 @@ class FilePlan:
 def plan(display: str, file: TextFile, holes: list[Hole], *, max_lines: int | None) -> FilePlan:
     opened, offsets = open_holes(file.text, holes)
     document = Document(opened, path=str(file.path))
-    requests: list[InfillRequest | None] = []
+    requests: list[CompletionRequest | None] = []
     for index, offset in enumerate(offsets):
         # The editor's context budgets (build_request's defaults), so a hole is filled as in the editor.
         request = build_request(document, offset, max_lines=max_lines)

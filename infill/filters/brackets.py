@@ -10,10 +10,10 @@ from __future__ import annotations
 from infill.filters.lines import cursor_line_head, inserts_lines, next_code_line, rest_of_line
 from infill.filters.scan import OPENERS, lexicon, scan
 from infill.gap import BLOCK
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 
-def balance_brackets(text: str, request: InfillRequest) -> str:
+def balance_brackets(text: str, request: CompletionRequest) -> str:
     if inserts_lines(request, text):
         # Whole lines above code close what they open or fail the parse check; a cut here would
         # take their final newline.
@@ -44,7 +44,7 @@ def balance_brackets(text: str, request: InfillRequest) -> str:
     return text + "".join(OPENERS[opener] for opener in reversed(own))
 
 
-def _suffix_closes(request: InfillRequest, closer: str) -> bool:
+def _suffix_closes(request: CompletionRequest, closer: str) -> bool:
     """Whether the code after the cursor starts with `closer`: a completion's closer that matches
     nothing it or the cursor's line opened is then the suffix's own. Otherwise it may close what
     an earlier line opened, and the parse check judges it."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 
-def clip_lines(text: str, request: InfillRequest) -> str:
+def clip_lines(text: str, request: CompletionRequest) -> str:
     lines = text.split("\n")
     # After a block opener the first line is the (empty) rest of the opener's line, not a body line.
     limit = request.max_lines + (1 if lines[0].strip() == "" and len(lines) > 1 else 0)

@@ -7,12 +7,12 @@ from collections import Counter
 
 from infill.filters.lines import cursor_line_head
 from infill.indentation import TAB_WIDTH, leading, render, width
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 MAX_STEP = 8
 
 
-def normalize_indentation(text: str, request: InfillRequest) -> str:
+def normalize_indentation(text: str, request: CompletionRequest) -> str:
     head = cursor_line_head(request)
     if head and not head.strip():
         # The cursor stands after the line's indentation, where auto-indent put it: more blanks at

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from infill.document import Document
 from infill.offsets import encode
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 from infill.syntax import error_nodes
 
 # Progress reports of the check's parse (about a millisecond here): a keystroke's reparse takes
@@ -22,7 +22,7 @@ from infill.syntax import error_nodes
 PARSE_WORK_LIMIT = 50
 
 
-def drop_new_parse_errors(text: str, request: InfillRequest, doc: Document | None) -> str:
+def drop_new_parse_errors(text: str, request: CompletionRequest, doc: Document | None) -> str:
     if doc is None or not text:
         return text
     trees = doc.parse_replacement(request.offset, request.replace_end, text, PARSE_WORK_LIMIT)

@@ -17,7 +17,7 @@ import functools
 import warnings
 
 from infill.document import Document
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 
 @functools.lru_cache(maxsize=8)  # the document as it stands is judged once per version, not per completion
@@ -34,7 +34,7 @@ def first_error(source: str) -> tuple[int, str] | None:
     return None
 
 
-def drop_python_syntax_errors(text: str, request: InfillRequest, doc: Document | None) -> str:
+def drop_python_syntax_errors(text: str, request: CompletionRequest, doc: Document | None) -> str:
     if doc is None or not text or request.language != "python":
         return text
     source = doc.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from infill.filters.lines import cursor_line_head
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 # A chunk of 2-40 characters followed by five more copies of itself.
 _CHUNK_LOOP = re.compile(r"(.{2,40}?)\1{5,}")
@@ -14,7 +14,7 @@ MAX_PERIOD = 4
 COPIES = 3
 
 
-def drop_repetition(text: str, request: InfillRequest) -> str:
+def drop_repetition(text: str, request: CompletionRequest) -> str:
     """Keep the first copy of a repeated run of lines or chunk, cut the rest."""
     lines = text.split("\n")
     # The first line starts at the cursor: give it the cursor line's indentation to compare.

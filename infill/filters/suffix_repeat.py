@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from infill.filters.lines import cursor_line_head, inserts_lines, next_code_line, rest_of_line
 from infill.filters.scan import Lexicon, lexicon, scan
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 
-def drop_suffix_repeat(text: str, request: InfillRequest) -> str:
+def drop_suffix_repeat(text: str, request: CompletionRequest) -> str:
     lex = lexicon(request.language)
     head = cursor_line_head(request)
     if inserts_lines(request, text):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from infill.filters.lines import cursor_line_head, inserts_lines, rest_of_line
 from infill.gap import BLOCK, REST_OF_LINE
 from infill.indentation import leading, width
-from infill.request import InfillRequest
+from infill.request import CompletionRequest
 
 
-def stop_at_syntax_end(text: str, request: InfillRequest) -> str:
+def stop_at_syntax_end(text: str, request: CompletionRequest) -> str:
     lines = text.split("\n")
     head = cursor_line_head(request)
     if inserts_lines(request, text):
