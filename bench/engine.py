@@ -1,18 +1,22 @@
 """Engine speed: ms per denoising step, steps and tokens per forward, infill latency p50/p95.
 
-Gaps of 16 (one line), 32 and 128 tokens, with a cold and a warm prefix KV cache, one request
-at a time and 4 concurrent (micro-batched into shared forward passes). In the same run, the same
-number of tokens decoded autoregressively by a causal transformers model of the same size (hidden
-size, layers, heads, vocabulary; random weights) with its KV cache, and the ratio.
+Gaps of 16 tokens asked for one line (as the server asks at a line), and of 32 and 128 tokens
+ended where the model ends them, with a cold and a warm prefix KV cache, one request at a time and
+4 concurrent (micro-batched into shared forward passes). The engine runs the model's default order
+(dg.json); tok/fwd is the tokens it fixed per forward pass. In the same run, as many tokens as the
+diffusion rows produced on average, decoded autoregressively by a causal transformers model of the
+same size (hidden size, layers, heads, vocabulary; random weights) with its KV cache, and the ratio.
 
     python -m bench.engine                 # the embedded dg-tiny on this machine
     python -m bench.engine --model DIR --runs 30
     python -m bench.engine --eager         # without torch.compile (what serves while it compiles)
+    python -m bench.engine --order left_to_right   # another order than the model's own
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import random
@@ -25,10 +29,12 @@ import torch
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
+from engine.denoise import DRAFT, ORDERS
 from engine.engine import Engine, Job
 from engine.kvcache import PrefixCache
 
 GAPS = (16, 32, 128)
+ONE_LINE = 16  # the gap asked for one line
 
 
 def contexts(n: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -53,11 +59,12 @@ def pct(values: list[float], q: float) -> float:
 
 def bench_diffusion(engine: Engine, gap: int, warm: bool, concurrent: int, runs: int) -> dict:
     ctx = contexts(runs * concurrent, seed=gap)
-    latencies, steps, tpf = [], [], []
+    latencies, steps, tpf, tokens = [], [], [], []
     step_ms, canvases = [], []
     for r in range(runs):
         batch = ctx[r * concurrent : (r + 1) * concurrent]
-        jobs = [Job(p.InfillRequest(id=str(i), prefix=a, suffix=b, max_tokens=gap)) for i, (a, b) in enumerate(batch)]
+        jobs = [Job(p.InfillRequest(id=str(i), prefix=a, suffix=b, max_tokens=gap,
+                                    max_lines=1 if gap == ONE_LINE else None)) for i, (a, b) in enumerate(batch)]
         canvases += [engine.layouts(job.request, job.request.prefix)[0].canvas_length for job in jobs]
         if warm:
             engine.run(jobs, record=False)  # the contexts are now cached; time the repeat
@@ -72,10 +79,11 @@ def bench_diffusion(engine: Engine, gap: int, warm: bool, concurrent: int, runs:
         latencies += [elapsed] * len(jobs)
         steps += [res.steps for res in results]
         tpf += [res.tokens_per_forward for res in results]
+        tokens += [res.tokens_per_forward * res.steps for res in results]
         d_s, d_n = engine.stats.step_seconds - before[0], engine.stats.batch_steps - before[1]
         step_ms.append(1000 * d_s / max(1, d_n))
     return dict(p50=pct(latencies, 0.5), p95=pct(latencies, 0.95), steps=statistics.mean(steps),
-                tpf=statistics.mean(tpf), ms_step=statistics.median(step_ms), canvas=statistics.median(canvases))
+                tpf=statistics.mean(tpf), tokens=statistics.mean(tokens), ms_step=statistics.median(step_ms), canvas=statistics.median(canvases))
 
 
 def causal_twin(engine: Engine):
@@ -110,9 +118,13 @@ def main() -> None:
     ap.add_argument("--device")
     ap.add_argument("--eager", action="store_true",
                     help="measure the eager model, which serves until the daemon's compiled copy takes over")
+    ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
+    ap.add_argument("--accept", type=float, help="override the draft order's acceptance threshold")
     args = ap.parse_args()
 
     engine = Engine(args.model, device=args.device)
+    overrides = {"order": args.order, "accept": args.accept}
+    engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
     compiling = time.perf_counter()
     if not args.eager and engine.lm.device.type == "cpu" and not engine.compile_in_background().wait():
@@ -125,21 +137,24 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
     how = f"compiled layers (compiled and warmed in {compile_s:.0f} s)" if engine.compiled else "eager"
-    print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); context up to {context_tokens} "
+    print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); order {engine.sampler.order}"
+          f"{f' (accept {engine.sampler.accept})' if engine.sampler.order == DRAFT else ''}; context up to {context_tokens} "
           f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
     head = (f"{'gap':>4} {'cache':>5} {'req':>3} {'canvas':>6} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} "
-            f"{'tok/fwd':>7} "
+            f"{'tok/fwd':>7} {'tokens':>6} "
             f"{'ms/step':>7} | {'AR p50':>7} {'AR p95':>7} | {'AR/diff p50':>11}")
     print(head)
     print("-" * len(head))
     for gap in GAPS:
         for concurrent in (1, 4):
-            ar = bench_autoregressive(twin, context_tokens, gap, concurrent, max(3, args.runs // 3))
             for warm in (False, True):
                 d = bench_diffusion(engine, gap, warm, concurrent, args.runs)
+                ar = bench_autoregressive(twin, context_tokens, max(1, round(d["tokens"])), concurrent,
+                                          max(3, args.runs // 3))
                 print(f"{gap:>4} {'warm' if warm else 'cold':>5} {concurrent:>3} {d['canvas']:>6.0f} | "
                       f"{d['p50']:>7.1f} {d['p95']:>7.1f} "
-                      f"{d['steps']:>5.1f} {d['tpf']:>7.2f} {d['ms_step']:>7.1f} | {ar['p50']:>7.1f} {ar['p95']:>7.1f} "
+                      f"{d['steps']:>5.1f} {d['tpf']:>7.2f} {d['tokens']:>6.1f} {d['ms_step']:>7.1f} | "
+                      f"{ar['p50']:>7.1f} {ar['p95']:>7.1f} "
                       f"| {ar['p50'] / d['p50']:>10.2f}x", flush=True)
     status = engine.status()
     print(f"\noverall: {status.ms_per_step} ms/step, {status.steps_per_infill} steps/infill, "
