@@ -1,18 +1,51 @@
-"""pygls' LanguageServerProtocol without pygls' own copy of the open documents.
+"""pygls' LanguageServerProtocol without pygls' own copy of the open documents, and with the
+answers JSON-RPC owes a client that speaks out of turn.
 
 pygls keeps every open document as a string it splits into lines on each change (at the line
 breaks of str.splitlines, which are not the LSP's). dg keeps its documents in
 lsp_server.documents, incrementally parsed by tree-sitter; a second copy would double the work of
 every keystroke. These overrides hand text sync straight to the server's handlers.
+
+Before `initialize`, a request gets -32002 (ServerNotInitialized) and a notification other than
+`exit` is dropped, as the LSP specification says; pygls would run the handler on a session that is
+not there and send the client the traceback. No error reply carries a traceback: it goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
+
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcServerNotInitialized
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol.json_rpc import RPCNotification, RPCRequest
+
+log = logging.getLogger(__name__)
 
 
 class DgProtocol(LanguageServerProtocol):
+    initialize_seen = False
+
+    def handle_message(self, message):
+        method = getattr(message, "method", None)
+        if method == types.INITIALIZE:
+            self.initialize_seen = True
+        elif not self.initialize_seen and method != types.EXIT:
+            if isinstance(message, RPCRequest):
+                error = JsonRpcServerNotInitialized("the server is not initialized: send initialize first")
+                self._send_response(message.id, error=error.to_response_error())
+                return
+            if isinstance(message, RPCNotification):
+                log.warning("dropped %s, which came before initialize", method)
+                return
+        super().handle_message(message)
+
+    def _send_response(self, msg_id, result=None, error=None):
+        if error is not None and error.code == JsonRpcInternalError.CODE and error.data is not None:
+            log.error("request %s failed: %s", msg_id, error.data)
+            error = types.ResponseError(code=error.code, message=error.message)
+        super()._send_response(msg_id, result, error)
+
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:

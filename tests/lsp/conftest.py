@@ -8,6 +8,8 @@ session shuts it down at the end. A user's own daemon is never touched.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sys
 import time
 
@@ -123,3 +125,63 @@ def accept():
     def apply(text: str, item: types.InlineCompletionItem) -> str:
         return text[:offset_of(text, item.range.start)] + item.insert_text + text[offset_of(text, item.range.end):]
     return apply
+
+
+class RawServer:
+    """dg-lsp over stdio, driven byte by byte: for frames and messages no well-behaved client sends."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.ids = 0
+
+    @staticmethod
+    def frame(message: dict | bytes) -> bytes:
+        body = message if isinstance(message, bytes) else json.dumps(message).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+
+    def request(self, method: str, params=None) -> int:
+        """Send a request; returns its id."""
+        self.ids += 1
+        self.send(self.frame({"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params}))
+        return self.ids
+
+    def notify(self, method: str, params=None) -> None:
+        self.send(self.frame({"jsonrpc": "2.0", "method": method, "params": params}))
+
+    async def response(self, timeout: float = 60) -> dict:
+        """The next response the server sends (its notifications and requests are skipped)."""
+        while True:
+            header = await asyncio.wait_for(self.proc.stdout.readuntil(b"\r\n\r\n"), timeout)
+            length = int(re.search(rb"Content-Length: (\d+)", header).group(1))
+            message = json.loads(await asyncio.wait_for(self.proc.stdout.readexactly(length), timeout))
+            if "method" not in message:
+                return message
+
+    async def initialize(self, options: dict | None = None) -> None:
+        self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {},
+                                    "initializationOptions": options or {"enabled": False}})
+        assert "result" in await self.response()
+        self.notify("initialized", {})
+
+    async def completion(self, uri: str, line: int, character: int) -> dict:
+        """A well-formed inlineCompletion request, and its response."""
+        msg_id = self.request("textDocument/inlineCompletion", {
+            "textDocument": {"uri": uri}, "position": {"line": line, "character": character},
+            "context": {"triggerKind": 2}})
+        reply = await self.response()
+        assert reply["id"] == msg_id, reply
+        return reply
+
+
+@pytest.fixture
+async def raw():
+    proc = await asyncio.create_subprocess_exec(*SERVER, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                                                limit=2**26)
+    yield RawServer(proc)
+    if proc.returncode is None:
+        proc.kill()
+    await proc.wait()

@@ -77,3 +77,21 @@ async def test_lsp_tcp_transport():
         if proc.poll() is None:
             proc.kill()
         await client.stop()
+
+
+def test_lsp_cli_refuses_a_non_loopback_address_without_the_flag():
+    out = run("--tcp", "0.0.0.0:2087")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    line, = out.stderr.strip().splitlines()
+    assert "not a loopback address" in line and "--allow-remote-plaintext" in line
+
+
+def test_lsp_cli_a_port_in_use_is_one_line():
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        out = run("--tcp", f"127.0.0.1:{holder.getsockname()[1]}")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].endswith("Address already in use")
