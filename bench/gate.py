@@ -1,0 +1,102 @@
+"""Calibrate the confidence gate on held-out typing: shown and right by threshold, in one model pass.
+
+The positions are the keystrokes of `bench.typing` (the same held-out files and stretches, each
+character typed, Enter with the next line's indentation), without accepting anything. At each,
+infill builds the request as the server does, the engine answers once, and the judge picks the
+item for every threshold. An item is right when applying it (as VS Code does) gives the file as it
+goes on. `bench.typing` then confirms the chosen default over LSP, where accepted items, typing-
+through and the answer cache change which positions are asked.
+
+    python -m bench.gate                      # 8 held-out files x 3 stretches
+    python -m bench.gate --model runs/dg-tiny/export --files 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+from pathlib import Path
+
+from bench.typing import CORPUS, heldout_files, stretches
+from engine import DEFAULT_MODEL_DIR
+from engine import protocol as p
+from engine.denoise import ORDERS
+from infill import Document, build_request
+from infill.judge import judge
+from infill.settings import Settings
+
+THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def positions(text: str, count: int, keystrokes: int):
+    """(document text, cursor, target text) after every keystroke of the file's stretches, each stretch
+    typed with the later ones still cut out."""
+    cuts = sorted(stretches(text, count, keystrokes, seed=len(text)))
+    for k, (start, end) in enumerate(cuts):
+        target = text
+        for a, b in reversed(cuts[k + 1 :]):
+            target = target[:a] + target[b:]
+        pos = start
+        while pos < end:
+            stop = pos + 1
+            if target[pos] == "\n":
+                while stop < end and target[stop] in " \t":
+                    stop += 1
+            pos = stop
+            yield target[:pos] + target[end:], pos, target, end
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--files", type=int, default=8)
+    ap.add_argument("--stretches", type=int, default=3)
+    ap.add_argument("--keystrokes", type=int, default=120)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
+    ap.add_argument("--accept", type=float, help="override the draft order's acceptance threshold")
+    args = ap.parse_args()
+
+    from engine.engine import Engine, Job
+
+    engine = Engine(args.model)
+    overrides = {"order": args.order, "accept": args.accept}
+    engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
+    places = []
+    for _name, text in heldout_files(args.corpus, args.files, args.seed):
+        for doc_text, pos, target, end in positions(text, args.stretches, args.keystrokes):
+            doc = Document(doc_text, "python")
+            request = build_request(doc, pos, max_lines=Settings().max_lines)
+            places.append((doc, pos, target, end, request))
+    asked = [(i, r) for i, (*_, r) in enumerate(places) if r is not None]
+    answers: dict[int, p.InfillResult | None] = {}
+    for start in range(0, len(asked), 8):
+        chunk = asked[start : start + 8]
+        jobs = [Job(p.InfillRequest(id=str(i), prefix=r.prefix, suffix=r.suffix, max_tokens=r.max_tokens,
+                                    max_lines=r.max_lines)) for i, r in chunk]
+        answers.update({i: a for (i, _), a in zip(chunk, engine.run(jobs))})
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores; model {args.model} ({engine.sampler.order}); "
+          f"{len(places)} keystrokes in {args.files} held-out files, {len(asked)} asked")
+    print(f"{'gate':>5} | {'shown':>6} {'right':>6} {'chars if accepted':>17}")
+    for threshold in THRESHOLDS:
+        shown = right = chars = 0
+        for i, (doc, pos, target, end, request) in enumerate(places):
+            answer = answers.get(i)
+            item = answer and judge(request, answer.text, answer.token_confidences, answer.token_ends, doc, threshold)
+            if not item:
+                continue
+            shown += 1
+            applied = doc.text[: item.start] + item.text + doc.text[item.end :]
+            gained = len(applied) - len(doc.text)
+            if 0 < gained <= end - pos and applied == target[: pos + gained] + target[end:]:
+                right += 1
+                chars += gained
+        n = len(places)
+        print(f"{threshold:>5} | {shown / n:>6.1%} {right / max(1, shown):>6.1%} {chars / n:>17.2f}")
+
+
+if __name__ == "__main__":
+    main()
