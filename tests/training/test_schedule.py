@@ -50,3 +50,10 @@ def test_a_run_continues_from_the_branch_at_the_peak_rate(tmp_path, ckpt, stable
             save(path, *saved)
     got = train.resume_point(*paths, "cpu")
     assert (got and got["state"]["step"]) == resumed
+
+
+def test_a_lower_peak_caps_the_schedule_even_for_an_optimizer_left_at_a_higher_rate():
+    peak = LR / 3
+    rates = [train.learning_rate(s, 0.0, 1e6, 100, peak) for s in range(WARMUP + 10)]
+    assert max(rates) == pytest.approx(peak) and rates[0] < peak
+    assert train.learning_rate(0, LR, 1e6, 100, peak) == pytest.approx(peak)
