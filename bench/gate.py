@@ -19,7 +19,7 @@ import os
 import platform
 from pathlib import Path
 
-from bench.typing import CORPUS, heldout_files, stretches
+from bench.typing import CORPUS, heldout_files, keystroke, stretches
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.denoise import ORDERS
@@ -40,11 +40,7 @@ def positions(text: str, count: int, keystrokes: int):
             target = target[:a] + target[b:]
         pos = start
         while pos < end:
-            stop = pos + 1
-            if target[pos] == "\n":
-                while stop < end and target[stop] in " \t":
-                    stop += 1
-            pos = stop
+            pos = keystroke(target, pos, end)
             yield target[:pos] + target[end:], pos, target, end
 
 

@@ -84,6 +84,16 @@ def stretches(text: str, count: int, keystrokes: int, seed: int) -> list[tuple[i
     return sorted(taken, reverse=True)  # from the end, so earlier stretches keep their offsets
 
 
+def keystroke(target: str, pos: int, end: int) -> int:
+    """Where one keystroke from `pos` leaves the cursor: one character, or Enter with the next line's
+    indentation, which an editor's auto-indent brings."""
+    stop = pos + 1
+    if target[pos] == "\n":
+        while stop < end and target[stop] in " \t":
+            stop += 1
+    return stop
+
+
 @dataclass
 class Tally:
     keystrokes: int = 0  # typed characters, Enters and Tabs
@@ -183,10 +193,7 @@ class Typist:
         target, tally = self.target, self.tally
         pos = start
         while pos < end:
-            stop = pos + 1
-            if target[pos] == "\n":  # Enter: auto-indent brings the next line's indentation
-                while stop < end and target[stop] in " \t":
-                    stop += 1
+            stop = keystroke(target, pos, end)
             doc = self.change(doc, pos, pos, target[pos:stop])
             tally.keystrokes += 1
             tally.typed_chars += stop - pos
