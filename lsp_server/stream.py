@@ -35,11 +35,23 @@ NEXT_HEADER = re.compile(rb"Content-Length:[ \t]*\d+\r\n", re.IGNORECASE)
 MAX_HEADER_BYTES = 8192
 MAX_BODY_BYTES = 256 * 1024 * 1024
 READ_CHUNK = 65536
-BAD_FRAME = None  # what Framer yields for a frame it had to drop
+BAD_FRAME = object()  # what Framer yields for a frame it had to drop
+_DECODER = json.JSONDecoder()
+
+
+def _json_end(body: bytes) -> int | None:
+    """Where the JSON value that starts `body` ends, when more than whitespace follows it: the frame
+    claimed more bytes than its message has, and the rest belongs to the next frame."""
+    try:
+        text = body.decode()
+        _, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
+    except (ValueError, RecursionError):
+        return None
+    return len(text[:end].encode()) if text[end:].strip() else None
 
 
 class Framer:
-    """Cuts a byte stream into message bodies; yields BAD_FRAME for each frame it drops."""
+    """Cuts a byte stream into parsed JSON messages; yields BAD_FRAME for each frame it drops."""
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -74,7 +86,13 @@ class Framer:
             body = bytes(self.buf[start : start + n])
             del self.buf[: start + n]
             self.scanned = 0
-            yield body
+            try:
+                message = json.loads(body)
+            except (ValueError, RecursionError):  # ValueError covers bad UTF-8 too
+                message = BAD_FRAME
+                if (end := _json_end(body)) is not None:
+                    self.buf[:0] = body[end:].lstrip()
+            yield message
 
 
 def _request_id(data: dict):
@@ -90,15 +108,10 @@ def _answer(protocol: JsonRPCProtocol, msg_id, error: JsonRpcException, detail: 
                          "error": {"code": error.code, "message": f"{error.message}: {detail}"}})
 
 
-def handle_body(protocol: JsonRPCProtocol, body: bytes | None) -> None:
-    """Deserialize one body and hand it to pygls; answer a request that cannot be handled."""
-    if body is BAD_FRAME:
-        _answer(protocol, None, JsonRpcParseError(), "a frame without a usable Content-Length was dropped")
-        return
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 too
-        _answer(protocol, None, JsonRpcParseError(), f"the body is not JSON ({exc})")
+def handle_message(protocol: JsonRPCProtocol, data) -> None:
+    """Hand one parsed message to pygls; answer a request that cannot be handled."""
+    if data is BAD_FRAME:
+        _answer(protocol, None, JsonRpcParseError(), "a frame that is not one JSON message was dropped")
         return
     if not isinstance(data, dict) or data.get("jsonrpc") != "2.0" or not isinstance(data.get("method", ""), str):
         _answer(protocol, _request_id(data) if isinstance(data, dict) else None, JsonRpcInvalidRequest(),
@@ -129,8 +142,8 @@ async def read_loop(server: JsonRPCServer, read: Callable[[], Awaitable[bytes]])
         data = await read()
         if not data:
             return
-        for body in framer.feed(data):
-            handle_body(server.protocol, body)
+        for message in framer.feed(data):
+            handle_message(server.protocol, message)
 
 
 def start_io(server: JsonRPCServer) -> None:
