@@ -180,7 +180,8 @@ def start_tcp(server: JsonRPCServer, host: str, port: int) -> None:
         try:
             server._server = await asyncio.start_server(connection, host, port)
         except OSError as exc:
-            raise ListenError(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
         log.info("serving LSP on %s:%d", host, port)
         async with server._server:
             try:

@@ -97,7 +97,9 @@ def test_a_model_that_fails_to_load_is_exit_2_and_writes_nothing(cli, tmp_path):
         except EngineError:
             pass
     assert out.returncode == 2, out.stderr
-    assert b"b.py:1:5: engine_error: internal: the model failed to load" in out.stderr
+    # Refused from the files alone, before any model loads: one line naming what to fix.
+    assert out.stderr.decode().strip() == (f"error: {model / 'config.json'} is not valid JSON: "
+                                           f"Expecting value: line 1 column 1 (char 0)")
     assert (repo / "b.py").read_text() == "x = <FILL>\n"
 
 
