@@ -35,8 +35,10 @@ class Core:
         except SettingsError as exc:
             self.ui.show_once(f"settings:{exc}", f"dg-lsp: {exc}. The previous settings stay in effect.")
             return
-        self.ui.forget("settings:")
         if settings != self.settings:
+            # Only a change is news: a late workspace/configuration answer that changes nothing must not
+            # let the same bad setting show again.
+            self.ui.forget("settings:")
             log.info("settings: %s", settings.to_dict())
         self.settings = self.completer.settings = settings
         self.link.configure(settings)
