@@ -14,6 +14,7 @@ from tests.bad_models import CASES
 
 @pytest.mark.parametrize("make, says", CASES.items(), ids=[f.__name__ for f in CASES])
 def test_a_bad_model_ends_the_daemon_with_one_line(make, says, tmp_path):
+    """DESIGN.md, Contracts: "Bad input gets a clear error and nothing else breaks"."""
     model = tmp_path / "model"
     make(model)
     out = subprocess.run([sys.executable, "-m", "engine", "serve", "--model", str(model), "--socket",

@@ -46,6 +46,7 @@ def test_infill_returns_text_and_figures(daemon):
 
 
 def test_socket_and_directory_are_private(daemon):
+    """DESIGN.md, Contracts: "a Unix socket in a per-user directory with mode 0700 (socket 0600)"."""
     assert stat.S_IMODE(os.stat(daemon).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(p.runtime_dir()).st_mode) == 0o700
 

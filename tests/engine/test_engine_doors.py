@@ -35,6 +35,8 @@ def one_line_error(out: subprocess.CompletedProcess) -> str:
 
 
 def test_a_non_loopback_bind_is_refused_without_the_flag(free_port):
+    """DESIGN.md, Contracts: "TCP only when asked for, bound to loopback by default, and then only with a
+    shared token"."""
     line = one_line_error(dg_engine("serve", "--tcp", f"0.0.0.0:{free_port}", token=GOOD_TOKEN))
     assert "not a loopback address" in line and "--allow-remote-plaintext" in line
 
