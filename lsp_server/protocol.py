@@ -14,6 +14,7 @@ not there and send the client the traceback. No error reply carries a traceback:
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcServerNotInitialized
@@ -39,6 +40,19 @@ class DgProtocol(LanguageServerProtocol):
                 log.warning("dropped %s, which came before initialize", method)
                 return
         super().handle_message(message)
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        # pygls files the future of every generator handler (the text-sync ones below, a didChange per
+        # keystroke) under a fresh id and forgets it only for client requests: each notification
+        # leaked a Future and its id, 2 KB a keystroke. Ids that are not a client request's are
+        # dropped once their handler is done.
+        if not (isinstance(callback, partial) and callback.func == self._send_handler_result):
+            done = callback
+
+            def callback(future, msg_id=msg_id):
+                self._request_futures.pop(msg_id, None)
+                done(future)
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
 
     def _send_response(self, msg_id, result=None, error=None):
         if error is not None and error.code == JsonRpcInternalError.CODE and error.data is not None:
