@@ -119,11 +119,11 @@ def main() -> None:
     ap.add_argument("--eager", action="store_true",
                     help="measure the eager model, which serves until the daemon's compiled copy takes over")
     ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
-    ap.add_argument("--accept", type=float, help="override the draft order's acceptance threshold")
+    ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
     args = ap.parse_args()
 
     engine = Engine(args.model, device=args.device)
-    overrides = {"order": args.order, "accept": args.accept}
+    overrides = {"order": args.order, "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
     compiling = time.perf_counter()
@@ -138,7 +138,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads")
     how = f"compiled layers (compiled and warmed in {compile_s:.0f} s)" if engine.compiled else "eager"
     print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); order {engine.sampler.order}"
-          f"{f' (accept {engine.sampler.accept})' if engine.sampler.order == DRAFT else ''}; context up to {context_tokens} "
+          f"{f' ({engine.sampler.verify} verification rows)' if engine.sampler.order == DRAFT else ''}; context up to {context_tokens} "
           f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
     head = (f"{'gap':>4} {'cache':>5} {'req':>3} {'canvas':>6} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} "
             f"{'tok/fwd':>7} {'tokens':>6} "

@@ -53,13 +53,13 @@ def main() -> None:
     ap.add_argument("--keystrokes", type=int, default=120)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
-    ap.add_argument("--accept", type=float, help="override the draft order's acceptance threshold")
+    ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
     args = ap.parse_args()
 
     from engine.engine import Engine, Job
 
     engine = Engine(args.model)
-    overrides = {"order": args.order, "accept": args.accept}
+    overrides = {"order": args.order, "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     places = []
     for _name, text in heldout_files(args.corpus, args.files, args.seed):

@@ -188,7 +188,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, help="override the model's denoising step cap")
     ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
     ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
-    ap.add_argument("--accept", type=float, help="override the draft order's acceptance threshold")
+    ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
     ap.add_argument("--served", action="store_true", help="score what the language server would show")
     args = ap.parse_args()
 
@@ -197,7 +197,7 @@ def main() -> None:
     t0 = time.time()
     engine = Engine(args.model)
     overrides = {"max_steps": args.max_steps, "entropy_bound": args.entropy_bound, "order": args.order,
-                 "accept": args.accept}
+                 "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
     print(f"model {args.model} on {engine.lm.device} ({engine.lm.dtype}), loaded in {time.time() - t0:.1f}s; "

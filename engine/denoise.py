@@ -23,11 +23,8 @@ A model may instead ask for one of two orders that fill the gap from its left en
 - left_to_right: each step fixes the leftmost open slot to its argmax, keeps the slots fixed
   before it and renoises the rest; a small model that cannot fill many slots at once still
   denoises them one by one with the suffix in view.
-- draft: each step fixes the leftmost open slot and every open slot after it, in a run, whose
-  probability reaches the model's acceptance threshold, and fills the remaining open slots with
-  this step's argmax (its draft) instead of noise; the next step sees the draft and this step's
-  logits. A model trained on such states (training/train.py, DRAFT_P) corrects a wrong draft
-  rather than copying it, so it fixes several slots per forward pass.
+- draft: the same tokens, several per forward pass: the model drafts the open slots, and rows that
+  take the draft's first tokens as given verify them (see FromTheLeft).
 Both end a row's middle at <eoi>, or at the row's line or token limit.
 """
 
@@ -63,9 +60,9 @@ class SamplerSettings:
     # left end (see the module's docstring); max_steps, the temperatures and the stop thresholds do not
     # apply to them.
     order: str = ENTROPY_BOUND
-    # draft: the probability at which an open slot after the leftmost one is fixed in the same step
-    # (calibrated per model: dg.json's "accept", see the model card).
-    accept: float = 0.9
+    # draft: verification rows per request, so at most this many slots fixed per step (dg.json's
+    # "verify"; each costs a canvas row in the step's forward pass, see the model card).
+    verify: int = 4
 
     def temperature(self, cur_step: int) -> float:
         """`LinearTemperatureScheduleLogitsProcessor`'s schedule; `cur_step` counts the steps left."""
@@ -320,71 +317,102 @@ class EntropyBoundOrder:
 
 
 class FromTheLeft:
-    """The left_to_right and draft orders: the gap is fixed from its left end, one run of slots per
-    step; the open slots after the run get fresh noise (left_to_right) or this step's argmax (draft)."""
+    """The left_to_right and draft orders: the gap is fixed from its left end, and every fixed token is
+    the one left_to_right would fix: the argmax at the leftmost open slot, with the slots before it
+    fixed and the slots after it noised.
+
+    left_to_right gives each request one row and fixes one slot per step. draft gives it `verify`
+    rows and a draft row, run in the same forward pass. The draft row holds the fixed slots and, after
+    them, the model's own draft (the previous step's argmax, a state training/train.py trains on);
+    verification row r holds the fixed slots, the first r draft tokens, and noise. Row 0's argmax at
+    the open slot is fixed by left_to_right's rule; while the draft token a row took as given equals
+    the token the row before it fixed, the next row's argmax is fixed by the same rule. So a step
+    fixes 1 to `verify` slots, each with the slots before it fixed and the slots after it noised, as
+    left_to_right does (each row's self-conditioning is its own last pass). On a small model a step's
+    cost is mostly per pass, not per row.
+    """
 
     def __init__(self, settings: SamplerSettings):
         self.drafts = settings.order == DRAFT
-        # left_to_right fixes one slot per step: no probability reaches the threshold.
-        self.accept = settings.accept if self.drafts else float("inf")
+        self.verify = settings.verify if self.drafts else 1
+        self.group = self.verify + int(self.drafts)  # rows per request
+
+    def rows(self, rows: list[Row]) -> list[Row]:
+        return [r for r in rows for _ in range(self.group)]
 
     def run(self, batch: Batch, on_step) -> list[Filled | None]:
-        lm, rows = batch.lm, batch.rows
+        lm, g, k = batch.lm, self.group, self.verify
+        requests = batch.rows[::g]
         eoi = lm.eoi_id if lm.eoi_id is not None else -1
         newline = lm.newline_mask.tolist()
-        out: list[Filled | None] = [None] * len(rows)
-        fixed = [0] * len(rows)  # per row: slots fixed, the next one open
-        lines = [0] * len(rows)
-        length = [min(r.layout.gap_length, (r.max_tokens or r.layout.gap_length) + 1) for r in rows]
-        confidence: list[list[float]] = [[] for _ in rows]
-        slots = torch.arange(batch.gap_width, device=batch.device)
-        heal = [r.heal for r in rows]  # per row: healed text the fixed slots have not written yet
+        out: list[Filled | None] = [None] * len(requests)
+        fixed: list[list[int]] = [[] for _ in requests]  # per request: the tokens fixed so far
+        drafts: list[list[int]] = [[] for _ in requests]  # per request: the draft after them
+        confidence: list[list[float]] = [[] for _ in requests]
+        lines = [0] * len(requests)
+        length = [min(r.layout.gap_length, (r.max_tokens or r.layout.gap_length) + 1) for r in requests]
+        heal = [r.heal for r in requests]  # per request: healed text the fixed slots have not written yet
         while (idx := batch.forward()) is not None:
-            # 1. The most likely token of every gap slot and its probability; a row still writing its
-            #    healed text chooses its leftmost open slot among the tokens that continue it.
+            active = batch.active[::g]  # each request's first row; its rows follow it
             logits = batch.gap_logits(idx)
-            for slot, i in enumerate(batch.active):
-                if heal[i]:
-                    logits[slot, fixed[i]].masked_fill_(~lm.tokens_continuing(heal[i]), float("-inf"))
-            prob, token = torch.softmax(logits, -1).max(-1)
+            # 1. Each verification row's token at its slot (the open slot plus the row's number) and its
+            #    probability; a request still writing its healed text chooses among the tokens that
+            #    continue it. The draft row's argmax everywhere is the next draft.
+            rows_at, slots_at = [], []
+            for a, first in enumerate(active):
+                for r in range(k):
+                    rows_at.append(a * g + r)
+                    slots_at.append(min(len(fixed[first // g]) + r, batch.gap_width - 1))
+            chosen = logits[rows_at, slots_at]
+            for a, first in enumerate(active):
+                if heal[first // g]:
+                    chosen[a * k].masked_fill_(~lm.tokens_continuing(heal[first // g]), float("-inf"))
+            prob, token = torch.softmax(chosen, -1).max(-1)
             probs, tokens = prob.tolist(), token.tolist()
-            # 2. Fix the leftmost open slot, and the slots after it while they reach the threshold, up to
-            #    the row's end: <eoi>, its line limit or its token budget. A slot that leaves healed text
-            #    unwritten ends the run: the next step chooses the next slot's token among its continuations.
-            done, here = [], []
-            for slot, i in enumerate(batch.active):
-                start = j = fixed[i]
+            draft_rows = logits[g - 1 :: g].argmax(-1).tolist() if self.drafts else None
+            # 2. Fix row 0's token, then row r's while the draft token row r took as given is the one
+            #    row r - 1 fixed; stop at the request's end (<eoi>, its line limit or its token budget)
+            #    and while healed text is unwritten.
+            done = []
+            for a, first in enumerate(active):
+                q = first // g
+                start = len(fixed[q])
                 ended = False
-                while True:
-                    text = lm.token_texts[tokens[slot][j]]
-                    heal[i] = heal[i][len(text):] if heal[i].startswith(text) else ""
-                    confidence[i].append(round(probs[slot][j], 4))
-                    lines[i] += newline[tokens[slot][j]]
-                    j += 1
-                    ended = tokens[slot][j - 1] == eoi or (rows[i].max_lines and lines[i] >= rows[i].max_lines) \
-                        or j >= length[i]
-                    if ended or heal[i] or probs[slot][j] < self.accept:
+                for r in range(k):
+                    t = tokens[a * k + r]
+                    text = lm.token_texts[t]
+                    heal[q] = heal[q][len(text):] if heal[q].startswith(text) else ""
+                    fixed[q].append(t)
+                    confidence[q].append(round(probs[a * k + r], 4))
+                    lines[q] += newline[t]
+                    max_lines = requests[q].max_lines
+                    ended = t == eoi or bool(max_lines and lines[q] >= max_lines) or len(fixed[q]) >= length[q]
+                    if ended or heal[q] or r + 1 == k or drafts[q][r : r + 1] != [t]:
                         break
-                here.append(start)
-                fixed[i] = j
-                done.append(bool(ended))
-            # 3. Write the step: slots fixed before keep their tokens, the run gets its tokens, the open
-            #    slots after it get noise or the draft.
-            start = torch.tensor(here, device=batch.device)[:, None]
-            stop = torch.tensor([fixed[i] for i in batch.active], device=batch.device)[:, None]
-            rest = token if self.drafts else batch.noise.tokens(batch.active, batch.gap_width, batch.vocab)
-            batch.set_gap(batch.active, torch.where(slots < start, batch.gap(idx),
-                                                    torch.where(slots < stop, token, rest)))
+                if self.drafts:
+                    drafts[q] = draft_rows[a][len(fixed[q]) :]
+                done.append(ended)
+            # 3. Write the step: every row holds the fixed slots; verification row r then the first r draft
+            #    tokens and noise; the draft row the whole draft.
+            gaps = batch.noise.tokens(batch.active, batch.gap_width, batch.vocab).tolist()
+            for a, first in enumerate(active):
+                q = first // g
+                for r in range(g):
+                    head = fixed[q] + drafts[q][: r if r < k else None]
+                    gaps[a * g + r][: len(head)] = head[: batch.gap_width]
+            batch.set_gap(batch.active, torch.tensor(gaps, device=batch.device))
             if on_step is not None:
                 on_step(batch.canvas.clone())
-            for slot, i in enumerate(batch.active):
-                if done[slot]:
-                    ids = batch.canvas[i, batch.gap_index[i, : fixed[i]]].tolist()
+            for a, first in enumerate(active):
+                if done[a]:
+                    q = first // g
+                    ids = fixed[q]
                     stop_token = ids[-1] == eoi
-                    out[i] = Filled(ids[:-1] if stop_token else ids,
-                                    stop_token or bool(rows[i].max_lines and lines[i] >= rows[i].max_lines),
-                                    batch.steps[i], confidence[i][: fixed[i]])
-            batch.narrow([slot for slot, d in enumerate(done) if not d])
+                    max_lines = requests[q].max_lines
+                    out[q] = Filled(ids[:-1] if stop_token else ids,
+                                    stop_token or bool(max_lines and lines[q] >= max_lines),
+                                    batch.steps[first], confidence[q])
+            batch.narrow([slot for slot in range(len(batch.active)) if not done[slot // g]])
         return out
 
 
@@ -393,5 +421,7 @@ def denoise(lm, rows: list[Row], settings: SamplerSettings,
             on_step: Callable[[torch.Tensor], None] | None = None) -> list[Filled | None]:
     """Denoise every row's gap; a row that stops being alive gets None. `on_step` sees each new canvas
     (all rows, in order; a finished row keeps its last canvas)."""
-    order = EntropyBoundOrder(settings) if settings.order == ENTROPY_BOUND else FromTheLeft(settings)
-    return order.run(Batch(lm, rows), on_step)
+    if settings.order == ENTROPY_BOUND:
+        return EntropyBoundOrder(settings).run(Batch(lm, rows), on_step)
+    order = FromTheLeft(settings)
+    return order.run(Batch(lm, order.rows(rows)), on_step)

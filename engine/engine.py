@@ -180,7 +180,7 @@ class Engine:
             result = p.InfillResult(
                 text=text,
                 steps=f.steps,
-                tokens_per_forward=round((len(f.middle_ids) + int(f.ended)) / max(1, f.steps), 3),
+                tokens_per_forward=round(len(f.token_confidences) / max(1, f.steps), 3),  # one per slot fixed
                 mean_confidence=round(sum(conf) / len(conf), 4),
                 min_confidence=round(min(conf), 4),
                 token_confidences=conf,

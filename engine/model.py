@@ -124,14 +124,14 @@ def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
     return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
 
 
-def sampler_settings(generation_config, order: str | None, accept: float | None = None) -> SamplerSettings:
+def sampler_settings(generation_config, order: str | None, verify: int | None = None) -> SamplerSettings:
     """The checkpoint's own denoising defaults (generation_config.json, and the order and the draft
-    order's acceptance threshold from dg.json), ours where it sets none."""
+    order's verification rows from dg.json), ours where it sets none."""
     g = generation_config
     found = dict(max_steps=g.max_denoising_steps, t_min=g.t_min, t_max=g.t_max,
                  stability_threshold=g.stability_threshold, confidence_threshold=g.confidence_threshold,
                  entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None, order=order,
-                 accept=accept)
+                 verify=verify)
     return SamplerSettings(**{k: v for k, v in found.items() if v is not None})
 
 
@@ -182,5 +182,5 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     sep, eoi, pad = special_ids(tokenizer, model.config)
     return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
                        budget=budget, canvases=tuple(extra.get("canvases", [model.config.canvas_length])),
-                       sampler=sampler_settings(model.generation_config, extra.get("order"), extra.get("accept")), sep_id=sep,
+                       sampler=sampler_settings(model.generation_config, extra.get("order"), extra.get("verify")), sep_id=sep,
                        eoi_id=eoi, pad_id=pad, languages=tuple(extra.get("languages", ())))

@@ -20,16 +20,17 @@ import torch
 
 from engine.denoise import DRAFT, ENTROPY_BOUND, LEFT_TO_RIGHT
 from engine.textonly import TextOnlyDiffusionGemma
-from training.train import ACCEPT, BUDGET, CANVASES, DECODING_ORDER, PACKAGED, export
+from training.train import BUDGET, CANVASES, DECODING_ORDER, PACKAGED, VERIFY, export
 
 
 ORDER_TEXT = {
     LEFT_TO_RIGHT: "left to right: each step fixes the leftmost open gap slot to its most likely token and renoises "
                    "the slots after it, until `<eoi>` or the request's line limit",
     ENTROPY_BOUND: "by DiffusionGemma's entropy-bound rules",
-    DRAFT: f"in drafts: each step fixes the leftmost open gap slot and every following slot, in a run, whose "
-           f"probability is at least {ACCEPT} (`accept` in dg.json), and fills the open slots after the run with "
-           f"its most likely tokens (the draft the next step sees), until `<eoi>` or the request's line limit",
+    DRAFT: f"in drafts: it writes the tokens left to right would (the leftmost open slot's most likely token, "
+           f"the slots after it noised), several per forward pass: a draft row holds the model's own draft of the "
+           f"open slots, and {VERIFY} verification rows take its first tokens as given and check them (`verify` in "
+           f"dg.json), until `<eoi>` or the request's line limit",
 }
 CURVE_ROW = re.compile(r"^\| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", re.M)
 

@@ -113,7 +113,7 @@ LR, WARMUP, WEIGHT_DECAY, EMA_DECAY, EMA_START = 1.5e-3, 300, 0.1, 0.999, 1000
 # 0.352 against 0.281; and its confidences gate (held-out exact match among shown completions reaches
 # 70% at mean confidence 0.8). Two slots per step lost most of it (pass@1 1.5%).
 DECODING_ORDER = LEFT_TO_RIGHT
-ACCEPT = 0.9  # the draft order's acceptance threshold (see the model card)
+VERIFY = 4  # the draft order's verification rows per request (see the model card)
 # The corpus is Python only (training/corpus.py); the server asks the model for nothing else.
 LANGUAGES = ("python",)
 SAMPLER = dict(max_denoising_steps=3, sampler_config=EntropyBoundSamplerConfig(entropy_bound=2.0), t_min=0.1,
@@ -369,7 +369,7 @@ def export(model, weights: dict, tokenizer_path: Path, out: Path, state: dict, d
     (out / "tokenizer.json").write_bytes(tokenizer_path.read_bytes())
     # The training counters travel with the weights, so a later session continues the count.
     (out / "dg.json").write_text(json.dumps({"name": "dg-tiny", "budget": asdict(BUDGET), "canvases": list(CANVASES),
-                                             "order": DECODING_ORDER, "accept": ACCEPT, "languages": list(LANGUAGES),
+                                             "order": DECODING_ORDER, "verify": VERIFY, "languages": list(LANGUAGES),
                                              "training": state}, indent=1))
 
 

@@ -281,3 +281,37 @@ def test_left_to_right_fixes_at_most_the_rows_token_budget_and_its_end(engine):
     (row,) = rows_for(engine, [(PREFIX, SUFFIX)])
     short = denoise(engine.lm, [Row(row.layout, row.cache, max_tokens=3)], IN_ORDER)[0]
     assert short.steps <= 4 and len(short.middle_ids) <= 4
+
+
+DRAFTS = SamplerSettings(order="draft", verify=4)
+
+
+def test_draft_with_one_verification_row_is_left_to_right(engine32):
+    rows = rows_for(engine32, [(PREFIX, SUFFIX), (PREFIX + "    y = 2\n", SUFFIX)])
+    plain = denoise(engine32.lm, rows, IN_ORDER)
+    drafted = denoise(engine32.lm, rows, SamplerSettings(order="draft", verify=1))
+    assert [(f.middle_ids, f.steps) for f in drafted] == [(f.middle_ids, f.steps) for f in plain]
+
+
+def test_draft_fixes_at_most_its_verification_rows_per_step_and_ends_as_left_to_right_does(engine):
+    lm = engine.lm
+    (row,) = rows_for(engine, [(PREFIX, SUFFIX)])
+    seen = []
+    (f,) = denoise(lm, [Row(row.layout, row.cache, max_lines=1)], DRAFTS, on_step=seen.append)
+    fixed = len(f.token_confidences)
+    assert f.steps <= fixed <= DRAFTS.verify * f.steps and len(seen) == f.steps
+    assert f.ended and sum(bool(lm.newline_mask[t]) for t in f.middle_ids) <= 1
+    lay = row.layout
+    for canvas in seen:  # every row keeps the flanks
+        for r in range(DRAFTS.verify + 1):
+            got = canvas[r, : lay.canvas_length].tolist()
+            assert got[: lay.gap_start] == lay.left_flank and got[lay.gap_stop :] == lay.right_flank
+    final = seen[-1][0, lay.gap_start : lay.gap_start + fixed].tolist()
+    assert final[: len(f.middle_ids)] == f.middle_ids
+
+
+def test_draft_gives_a_row_the_same_completion_alone_or_in_a_batch(engine32):
+    alone = denoise(engine32.lm, rows_for(engine32, [(PREFIX, SUFFIX)]), DRAFTS)[0]
+    together = denoise(engine32.lm, rows_for(engine32, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
+                       DRAFTS)[1]
+    assert alone.middle_ids == together.middle_ids

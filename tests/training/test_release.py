@@ -39,6 +39,6 @@ def test_a_release_keeps_the_curve_of_earlier_sessions_and_shows_the_typing_runs
                    latency_ms={"p50": 40.0, "p95": 120.0}) for g, s, r, c in ((0.8, 0.05, 0.7, 0.06),
                                                                              (0.5, 0.12, 0.55, 0.08))]
     text = release.card(STATE, {}, report, None, config, 8_000_000, log, "draft", typing)
-    assert "The engine denoises in drafts: each step fixes the leftmost open gap slot" in text
+    assert "The engine denoises in drafts: it writes the tokens left to right would" in text
     assert "| 50 | 500 | 3.0 | 5.0 | 4.0 |" in text and "| 200 | 2,000 | 2.0 | 4.0 | 3.0 |" in text
     assert text.index("| 0.5 | 12.0% | 55.0% | 8.0% | 40.0 | 120.0 |") < text.index("| 0.8 | 5.0% |")
