@@ -1,8 +1,11 @@
-def mean(numbers):
-    """Return the arithmetic mean of a non-empty list of numbers."""
-    total = sum(numbers)
-    <FILL>
+class Stack:
+    """A last-in, first-out stack."""
 
+    def __init__(self):
+        self.items = []
 
-if __name__ == "__main__":
-    print(mean([1, 2, 3, 4]))
+    def push(self, item):
+        self.items.app<FILL>
+
+    def pop(self):
+        return self.items.pop()

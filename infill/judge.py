@@ -43,8 +43,11 @@ def confident_cuts(text: str, confidences: list[float], ends: list[int], thresho
 
 def judge(request: CompletionRequest, text: str, confidences: list[float], ends: list[int], doc: Document | None,
           min_confidence: float) -> Completion | None:
-    """The longest confident cut of the model's `text` that post-processing accepts, or None."""
+    """The longest confident cut of the model's `text` that post-processing accepts, or None. A cut
+    short of the whole answer is shown only as far as the model wrote it: one that post-processing would
+    add to (closing a bracket the model left open, `append(` -> `append()`) gives way to a shorter one."""
     for cut in confident_cuts(text, confidences, ends, min_confidence):
-        if (completion := postprocess(request, cut, doc)) is not None:
+        completion = postprocess(request, cut, doc)
+        if completion is not None and (cut == text or cut.startswith(completion.text)):
             return completion
     return None
