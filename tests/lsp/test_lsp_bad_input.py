@@ -33,14 +33,16 @@ async def test_lsp_unknown_language_and_unopened_document(lsp):
     assert await lsp.complete("file:///work/example/notes.xyz", LINE, CHARACTER) == []
     assert await lsp.complete("file:///work/example/never-opened.py", LINE, CHARACTER) == []
     assert await _calls(lsp) == 0
-    # A language without a grammar gets completions when the user enables it by name.
+    # A language without a grammar is enabled by name, but still not asked of a model that declares
+    # other languages (dg-tiny: python); the user is told instead.
     lsp.configure({"enabledLanguages": ["xyz"]})
     for _ in range(50):
         if (await lsp.status())["settings"]["enabledLanguages"] == ["xyz"]:
             break
         await asyncio.sleep(0.02)
     await lsp.complete("file:///work/example/notes.xyz", LINE, CHARACTER)
-    assert await _calls(lsp) == 1
+    assert await _calls(lsp) == 0
+    assert (await lsp.status())["languagesNotCovered"] == ["xyz"]
 
 
 async def test_lsp_binary_and_huge_documents(lsp):
