@@ -95,7 +95,8 @@ class LoadedModel:
         text backed over. A prefix that ends inside a token pair the model always saw whole (the
         indentation before a word, the start of an identifier) puts it off its training distribution;
         backed up, the middle re-writes that text with the tokens the model would choose."""
-        line = prefix[prefix.rfind("\n") + 1 :]
+        # The line's tail is enough to find its last token (a minified file's one line can be megabytes).
+        line = prefix[max(prefix.rfind("\n") + 1, len(prefix) - 256) :]
         if not line:
             return prefix, ""
         start = self.tokenizer.encode(line, add_special_tokens=False).offsets[-1][0]
