@@ -21,7 +21,7 @@ from pathlib import Path
 from engine import DEFAULT_MODEL_DIR
 from engine.client import EngineUnavailable
 from engine.modeldir import ModelDirError, check_dir, declared_languages
-from infill.batch.atomic import ChangedOnDisk, replace_if_unchanged
+from infill.batch.atomic import ChangedOnDisk, leftovers, replace_if_unchanged
 from infill.batch.collect import Spot, UsageError, collect
 from infill.batch.engines import open_engine
 from infill.batch.files import Filters
@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         covered = declared_languages(args.model or DEFAULT_MODEL_DIR)
         for file_plan in plans:
             leave_uncovered(file_plan, covered)
+            for stale in leftovers(file_plan.file.path):
+                stale.unlink(missing_ok=True)
+                reporter.warning(f"removed {stale}, a temporary file an interrupted run left (the file beside it is whole)")
     except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
         return EXIT_ERROR

@@ -7,6 +7,7 @@ a crash or a signal sees either the whole old file or the whole new one.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -27,12 +28,21 @@ def current_snapshot(path: Path) -> Snapshot | None:
         return None
 
 
+TEMP_SUFFIX = ".dg-infill"
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Temporary files a run killed mid-write (SIGKILL, power loss) left beside `path`."""
+    target = Path(os.path.realpath(path))
+    return sorted(target.parent.glob(f".{glob.escape(target.name)}.*{TEMP_SUFFIX}"))
+
+
 def replace_if_unchanged(path: Path, data: bytes, expected: Snapshot) -> None:
     """Write `data` over `path` atomically, with the mode and owner it had when read;
     ChangedOnDisk (and no write) if the file changed since."""
     # Write through a symbolic link to its target, so the link stays a link.
     target = Path(os.path.realpath(path))
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".dg-infill")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -92,3 +92,17 @@ def test_keeps_the_owner_when_run_as_root(tmp_path):
     replace_if_unchanged(path, b"x = 1\n", file.snapshot)
     assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4321)
     assert path.read_bytes() == b"x = 1\n"
+
+
+def test_a_temporary_file_an_interrupted_run_left_is_removed_with_a_warning(cli, tmp_path):
+    # A language dg-tiny does not cover: the run needs no engine to reach the cleanup.
+    target = tmp_path / "a.js"
+    target.write_text("const x = <FILL>;\n")
+    stale = tmp_path / ".a.js.k2j3h4.dg-infill"
+    stale.write_text("half a file")
+    other = tmp_path / ".b.js.k2j3h4.dg-infill"  # beside another file: not this run's business
+    other.write_text("half")
+    done = cli.run("--json", "a.js", cwd=tmp_path)
+    assert not stale.exists() and other.exists()
+    assert b"removed" in done.stderr and b".a.js.k2j3h4.dg-infill" in done.stderr
+    assert target.read_text() == "const x = <FILL>;\n"
