@@ -60,7 +60,9 @@ def curve(log: list[dict]) -> list[str]:
            "checkpoint and optimizer, warming back up from the cooled learning rate. From step 20,277 (session 6) "
            "it continued the branch that stayed at the peak rate (from step 17,862), not the released cooled-down "
            "weights. From step 27,250 (session 7) half the steps train on draft states (`DRAFT_P`), with a "
-           "fresh optimizer: the machine had lost session 6's. The last row is the weights shipped.", "",
+           "fresh optimizer at a third of the peak rate (`--lr 5e-4`: the machine had lost session 6's optimizer), "
+           "on a corpus rebuilt from the same sources, whose held-out batches differ. The last row is the last "
+           "evaluation before the weights shipped.", "",
            "| step | tokens | next-token loss | infill loss | window loss (50% noise) |", "|---|---|---|---|---|"]
     seen = set()
     for r in rows:
@@ -77,8 +79,9 @@ def typing_table(runs: list[dict]) -> list[str]:
         return []
     out = ["", "Typing held-out files with the default settings but for the gate (`python -m bench.typing "
            "[--min-confidence X]`: a didChange and an inlineCompletion per keystroke, Tab when the suggestion is "
-           f"exactly what comes next; {runs[0]['keystrokes']} keystrokes or so in {runs[0]['files']} files). The gate "
-           "shows a completion up to its first token below the threshold:", "",
+           f"exactly what comes next; {runs[0]['keystrokes']} keystrokes or so in {runs[0]['files']} files; latency with "
+           "the engine on one thread beside other work). The gate shows a completion up to its first token below "
+           "the threshold:", "",
            "| gate | shown after | right among shown | characters by Tab | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
     for r in sorted(runs, key=lambda r: r["min_confidence"] or 0):
         right = "-" if r["right_share"] is None else format(r["right_share"], ".1%")
@@ -111,7 +114,8 @@ def card(state: dict, sources: dict, report: dict, heldout: dict | None, config:
         "",
         "## Training",
         "- Recipe: `training/train.py` (window denoising with span noise + infill gaps with `<eoi>`, several "
-        "canvases per encoder pass, next-token loss on the encoder pass, two-pass self-conditioning; AdamW, "
+        "canvases per encoder pass, next-token loss on the encoder pass, two-pass self-conditioning; from step "
+        "27,250 half the steps train on draft states, the first pass's argmax in the noised slots; AdamW, "
         "bf16 autocast; each session's run continues the previous run's state from before its cooldown and "
         "decays the learning rate over its own last part; the live weights or their EMA ship, whichever has "
         "the lower held-out infill loss).",
