@@ -126,7 +126,7 @@ def test_missing_or_broken_model_directories_get_clear_errors(tmp_path):
     for f in DEFAULT_MODEL_DIR.iterdir():
         (broken / f.name).write_bytes(f.read_bytes())
     (broken / "model.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(ModelDirError, match="cannot load"):
+    with pytest.raises(ModelDirError, match="is not a safetensors file"):
         load(broken)
 
 
