@@ -110,7 +110,7 @@ def test_applied_items_are_well_formed_at_500_held_out_places(engine, positions)
             problems = [
                 item.start != at and "does not start at the cursor",
                 not parses(applied) and "Python's parser rejects the file",
-                not line.strip() and item.text[:1] in (" ", "\t") and "indentation repeated",
+                line and not line.strip() and item.text[:1] in (" ", "\t") and "indentation repeated",
                 fragment and item.text.startswith(fragment.group()) and "word before the cursor repeated",
             ]
             problems = [x for x in problems if x]
