@@ -50,7 +50,9 @@ class DgProtocol(LanguageServerProtocol):
             done = callback
 
             def callback(future, msg_id=msg_id):
-                self._request_futures.pop(msg_id, None)
+                # A future cancelled at shutdown calls back while pygls iterates over these futures.
+                if not future.cancelled():
+                    self._request_futures.pop(msg_id, None)
                 done(future)
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
 
