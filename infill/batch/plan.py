@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from engine.protocol import InfillResult
-from infill import Document, CompletionRequest, build_request, postprocess
+from infill import CompletionRequest, Document, build_request, postprocess
 from infill.judge import confident_cuts, judge
 from infill.batch.holes import Fill, Hole, close_holes, open_holes
 from infill.batch.textfile import TextFile, with_newlines
@@ -94,18 +94,17 @@ def plan(display: str, file: TextFile, holes: list[Hole], *, max_lines: int | No
     return FilePlan(display, file, holes, requests, opened, offsets, document, outcomes)
 
 
-def leave_uncovered(file_plan: FilePlan, languages: tuple[str, ...]) -> bool:
+def leave_uncovered(file_plan: FilePlan, languages: tuple[str, ...]) -> None:
     """Leave every hole of a file whose language the model does not declare (none when it declares
-    none); True if it did."""
+    none)."""
     language = file_plan.document.language
     if not languages or (language is not None and language.name.lower() in {x.lower() for x in languages}):
-        return False
+        return
     for outcome, request in zip(file_plan.outcomes, file_plan.requests):
         if request is not None:
             _leave(outcome, UNSUPPORTED_LANGUAGE,
                    f"{MESSAGES[UNSUPPORTED_LANGUAGE]} (it covers {', '.join(languages)})")
     file_plan.requests = [None] * len(file_plan.requests)
-    return True
 
 
 def record_answer(outcome: Outcome, result: InfillResult) -> None:
