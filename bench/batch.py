@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<FILL>"
@@ -64,7 +65,7 @@ def start_engine(sock: Path, log: Path, model: Path) -> tuple[subprocess.Popen, 
         try:
             if client.status().settled:  # the steady state: compiled and warmed
                 return proc, client
-        except EngineUnavailable:
+        except EngineError:
             pass
         if proc.poll() is not None:
             break
@@ -76,7 +77,7 @@ def start_engine(sock: Path, log: Path, model: Path) -> tuple[subprocess.Popen, 
 def fill(directory: Path, sock: Path, jobs: int) -> tuple[float, dict[str, int]]:
     """Wall seconds for `dg-infill` over `directory`, and the count of each hole status."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "infill.cli", str(directory), "--json", "--no-progress",
+    out = subprocess.run([sys.executable, "-m", "batch_cli.__main__", str(directory), "--json", "--no-progress",
                           "--socket", str(sock), "--jobs", str(jobs), "--timeout", "3600"],
                          cwd=ROOT, capture_output=True, check=False)
     seconds = time.perf_counter() - start

@@ -29,15 +29,15 @@ from bench.humaneval_infill import (LINE_SPLITS, add_task_options, complete, pro
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.canvas import layout_for
-from engine.denoise import softcapped_logits
-from engine.engine import Engine, first_lines
-from engine.model import LoadedModel
+from engine.serve.denoise import softcapped_logits
+from engine.serve.engine import Engine, first_lines
+from engine.serve.model import LoadedModel
 
 
 @torch.inference_mode()
 def greedy_line(lm: LoadedModel, prefix: str, suffix: str, max_tokens: int) -> str:
     """The encoder head's greedy continuation of the engine's context, through the first newline."""
-    layout = layout_for(lm.encode, lm.sep_id, prefix, suffix, max_tokens, lm.canvases, lm.budget)
+    layout = layout_for(lm.encode, lm.sep_id, prefix, suffix, max_tokens, lm.spec.canvases, lm.spec.budget)
     ids = layout.encoder_ids + layout.left_flank
     encoder = lm.model.model.encoder
     cache = DynamicCache(config=lm.model.config.text_config)

@@ -29,9 +29,9 @@ import torch
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
-from engine.denoise import DRAFT, ORDERS
-from engine.engine import Engine, Job
-from engine.kvcache import PrefixCache
+from engine.serve.engine import Engine, Job
+from engine.serve.kvcache import PrefixCache
+from engine.spec import DRAFT, ORDERS
 
 GAPS = (16, 32, 128)
 ONE_LINE = 16  # the gap asked for one line
@@ -130,14 +130,14 @@ def main() -> None:
     if not args.eager and engine.lm.device.type == "cpu" and not engine.compile_in_background().wait():
         raise SystemExit("the compiled model did not take over; see the log above, or measure with --eager")
     compile_s = time.perf_counter() - compiling
-    budget = engine.lm.budget
+    budget = engine.lm.spec.budget
     context_tokens = budget.encoder_prefix + budget.encoder_suffix + 1
     twin = causal_twin(engine)
     gpu = torch.cuda.get_device_name() if engine.lm.device.type == "cuda" else "no GPU"
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
     how = f"compiled layers (compiled and warmed in {compile_s:.0f} s)" if engine.compiled else "eager"
-    print(f"model: {engine.lm.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); order {engine.sampler.order}"
+    print(f"model: {engine.lm.spec.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); order {engine.sampler.order}"
           f"{f' ({engine.sampler.verify} verification rows)' if engine.sampler.order == DRAFT else ''}; context up to {context_tokens} "
           f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
     head = (f"{'gap':>4} {'cache':>5} {'req':>3} {'canvas':>6} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} "

@@ -22,8 +22,8 @@ from pathlib import Path
 from bench.typing import CORPUS, heldout_files, keystroke, stretches
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
-from engine.denoise import ORDERS
-from infill import Document, build_request
+from engine.spec import ORDERS
+from infill import Completion, Document, build_request
 from infill.judge import judge
 from infill.settings import Settings
 
@@ -56,16 +56,18 @@ def main() -> None:
     ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
     args = ap.parse_args()
 
-    from engine.engine import Engine, Job
+    from engine.serve.engine import Engine, Job
 
     engine = Engine(args.model)
+    spec = engine.lm.spec
+    settings = Settings().for_model(spec.min_confidence, spec.max_lines)  # what the server would use
     overrides = {"order": args.order, "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     places = []
     for _name, text in heldout_files(args.corpus, args.files, args.seed):
         for doc_text, pos, target, end in positions(text, args.stretches, args.keystrokes):
             doc = Document(doc_text, "python")
-            request = build_request(doc, pos, max_lines=Settings().max_lines)
+            request = build_request(doc, pos, max_lines=settings.max_lines)
             places.append((doc, pos, target, end, request))
     asked = [(i, r) for i, (*_, r) in enumerate(places) if r is not None]
     answers: dict[int, p.InfillResult | None] = {}
@@ -82,7 +84,7 @@ def main() -> None:
         for i, (doc, pos, target, end, request) in enumerate(places):
             answer = answers.get(i)
             item = answer and judge(request, answer.text, answer.token_confidences, answer.token_ends, doc, threshold)
-            if not item:
+            if not isinstance(item, Completion):
                 continue
             shown += 1
             applied = doc.text[: item.start] + item.text + doc.text[item.end :]

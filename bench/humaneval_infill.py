@@ -35,8 +35,8 @@ from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
-from engine.denoise import ORDERS
-from infill import Document, build_request, postprocess
+from engine.spec import ORDERS
+from infill import Completion, Document, build_request, postprocess
 from infill.settings import Settings
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "human-eval-infilling"
@@ -115,7 +115,7 @@ def program(task: dict, completion: str) -> str:
 
 def complete(engine, requests: list[p.InfillRequest | None], batch: int) -> list[p.InfillResult | None]:
     """The engine's answers in order; None where there was no request."""
-    from engine.engine import Job
+    from engine.serve.engine import Job
 
     asked = [r for r in requests if r is not None]
     answers = []
@@ -130,7 +130,7 @@ def complete(engine, requests: list[p.InfillRequest | None], batch: int) -> list
 class Served:
     """A task as the language server meets it: the file without the middle, the cursor at the gap."""
 
-    def __init__(self, task: dict, settings: Settings = Settings()):
+    def __init__(self, task: dict, settings: Settings):
         self.task = task
         self.doc = Document(task["prompt"] + task["suffix"], "python")
         self.request = build_request(self.doc, len(task["prompt"]), max_lines=settings.max_lines)
@@ -143,7 +143,7 @@ class Served:
     def shown(self, raw_text: str) -> str | None:
         """The completion the server would show for the model's text, or None."""
         completion = self.request and postprocess(self.request, raw_text, self.doc)
-        return completion.text if completion else None
+        return completion.text if isinstance(completion, Completion) else None
 
     def program(self, shown: str | None) -> str:
         """The task's program after accepting `shown` (the file as it is when nothing was shown)."""
@@ -192,7 +192,7 @@ def main() -> None:
     ap.add_argument("--served", action="store_true", help="score what the language server would show")
     args = ap.parse_args()
 
-    from engine.engine import Engine
+    from engine.serve.engine import Engine
 
     t0 = time.time()
     engine = Engine(args.model)
@@ -200,6 +200,7 @@ def main() -> None:
                  "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
+    settings = Settings().for_model(engine.lm.spec.min_confidence, engine.lm.spec.max_lines)  # the server's
     print(f"model {args.model} on {engine.lm.device} ({engine.lm.dtype}), loaded in {time.time() - t0:.1f}s; "
           f"sampler {engine.sampler}; "
           f"machine: {platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cores",
@@ -207,7 +208,7 @@ def main() -> None:
     report = {}
     for split in args.split.split(","):
         tasks, max_tokens = select_tasks(split, args)
-        served = [Served(task) for task in tasks] if args.served and split != "heldout" else None
+        served = [Served(task, settings) for task in tasks] if args.served and split != "heldout" else None
         requests = ([s.engine_request() for s in served] if served else
                     [p.InfillRequest(id=t["task_id"], prefix=t["prompt"], suffix=t["suffix"], max_tokens=max_tokens,
                                      max_lines=1 if split in LINE_SPLITS else None) for t in tasks])

@@ -12,8 +12,8 @@ It prints RSS at each sample and the slope after warm-up (the first quarter of t
 keystroke; a slope under --flat-kb is flat.
 
 What bounds each cache, so that a flat slope is expected:
-- the daemon's prefix KV cache: 256 MiB of tensors (engine.kvcache.PrefixCache, least recently used out);
-- compiled graphs: at most 16 per layer (engine.compiled.compile_layers, recompile_limit);
+- the daemon's prefix KV cache: 256 MiB of tensors (engine.serve.kvcache.PrefixCache, least recently used out);
+- compiled graphs: at most 16 per layer (engine.serve.compiled.compile_layers, recompile_limit);
 - the server's answer cache: 64 answers (lsp_server.memory.CACHE_SIZE); its latency figures: the last
   500 of each kind (lsp_server.stats.RECENT); one shown suggestion per open document.
 
@@ -34,7 +34,8 @@ from pathlib import Path
 from lsprotocol import types
 
 from bench.typing import Client, Tally, Typist, machine, start, status, stop, wait_ready
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 REPO = Path(__file__).resolve().parent.parent
 LANGUAGES = {".py": "python", ".ts": "typescript", ".lua": "lua", ".mjs": "javascript", ".md": "markdown"}
@@ -131,7 +132,7 @@ async def main(args: argparse.Namespace) -> dict:
         if own_engine:
             try:
                 EngineClient(args.engine_socket, autostart=False, timeout=30).shutdown()
-            except EngineUnavailable:
+            except EngineError:
                 pass
         tmp.cleanup()
     after = soak.samples[len(soak.samples) // 4:]

@@ -40,7 +40,8 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 from engine import protocol as p
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient
+from engine.protocol import EngineError
 from lsp_server.positions import LineIndex
 
 CORPUS = Path("data/corpus")
@@ -282,7 +283,7 @@ async def main(args: argparse.Namespace) -> dict:
         if own_engine:
             try:
                 EngineClient(socket, autostart=False, timeout=10).shutdown()
-            except EngineUnavailable:
+            except EngineError:
                 pass
     latencies, n = tally.latencies, tally.keystrokes
     sources = final["sources"]

@@ -1,6 +1,8 @@
 """The infill engine: the resident daemon that holds the model, and the client that talks to it.
 
-Only the daemon side (`engine.daemon`, `engine.model`, `engine.sampler`) imports torch.
+Everything here is torch-free (the wire protocol, the clients, the model directory, the canvas
+layout, the exit statuses, the in-process adapter) except `engine.serve`, the daemon's side, which
+alone imports torch and transformers.
 """
 
 from pathlib import Path

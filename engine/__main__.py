@@ -7,6 +7,8 @@
 A TCP daemon's token comes from $DG_ENGINE_TOKEN or --token-file (--token works, but shows in `ps`);
 serve makes one when given none, and leaves it in a per-address file of the runtime directory, where
 local clients find it.
+
+Exit status: see engine/exit_status.py (and --help).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
+from engine import exit_status
 from engine import protocol as p
 from engine.address import ALLOW_REMOTE_FLAG, ListenError, host_port, refuse_remote
 
@@ -54,7 +57,8 @@ def serve_token(args) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="dg-engine", description="The dg-lsp infill engine daemon.")
+    ap = argparse.ArgumentParser(prog="dg-engine", description="The dg-lsp infill engine daemon.",
+                                 epilog=exit_status.table("dg-engine"))
     sub = ap.add_subparsers(dest="command", required=True)
     for name, help in (("serve", "load the model and serve clients"), ("status", "print the daemon's status"),
                        ("stop", "ask the daemon to shut down")):
@@ -87,9 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 def serve(args) -> int:
     import asyncio
 
-    from engine.daemon import Daemon
-    from engine.engine import Engine
-    from engine.scheduler import Scheduler
+    from engine.serve.daemon import Daemon
+    from engine.serve.engine import Engine
+    from engine.serve.scheduler import Scheduler
 
     token = None
     if args.tcp:
@@ -105,8 +109,8 @@ def serve(args) -> int:
                        idle_exit_s=args.idle_exit).serve())
     if scheduler.load_error is not None:
         print(f"dg-engine: {scheduler.load_error}", file=sys.stderr)
-        return 2
-    return 0
+        return exit_status.ENGINE
+    return exit_status.OK
 
 
 def client_for(args):
@@ -118,7 +122,6 @@ def client_for(args):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from engine.client import EngineError
     from engine.modeldir import ModelDirError, check_dir
 
     try:
@@ -131,13 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             client.shutdown()
             print("dg-engine: stopped")
-        return 0
-    except EngineError as exc:
-        print(f"dg-engine: {exc}", file=sys.stderr)
-        return 1
+        return exit_status.OK
+    except p.EngineError as exc:
+        print(f"dg-engine: {exc} ({exc.code})", file=sys.stderr)
+        return exit_status.ENGINE
     except (ListenError, UsageError, ModelDirError) as exc:
         print(f"dg-engine: {exc}", file=sys.stderr)
-        return 2
+        return exit_status.USAGE
 
 
 if __name__ == "__main__":

@@ -33,25 +33,6 @@ REQUEST_TIMEOUT_S = 30.0
 AUTOSTART_IDLE_EXIT_S = 300.0
 
 
-class EngineError(Exception):
-    """The daemon answered with an error (code is one of the protocol's error codes)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-class EngineUnavailable(EngineError):
-    """No daemon answers and none could be started."""
-
-    def __init__(self, message: str):
-        super().__init__("unavailable", message)
-
-
-class EngineTimeout(EngineUnavailable):
-    """The daemon accepted the request and did not answer in time."""
-
-
 class Endpoint:
     """Where the daemon listens: a Unix socket path, or tcp://HOST:PORT with a token."""
 
@@ -83,14 +64,15 @@ class Endpoint:
     def start_daemon(self) -> subprocess.Popen:
         """Start `dg-engine serve` detached from this process, logging to the runtime directory."""
         if self.tcp:
-            raise EngineUnavailable(f"no engine answers at {self.address}; start it with dg-engine serve --tcp")
+            raise p.EngineError(p.UNAVAILABLE,
+                                f"no engine answers at {self.address}; start it with dg-engine serve --tcp")
         cmd = [sys.executable, "-m", "engine", "serve", "--model", str(self.model_dir), "--socket", self.address,
                "--idle-exit", str(AUTOSTART_IDLE_EXIT_S)]
         log = self.log_path().open("ab")
         self._log_start = log.tell()
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
 
-    def exited(self, proc: subprocess.Popen) -> EngineUnavailable:
+    def exited(self, proc: subprocess.Popen) -> p.EngineError:
         """The error for a daemon that exited while starting: its last words say what to fix."""
         try:
             with self.log_path().open("rb") as log:
@@ -99,7 +81,7 @@ class Endpoint:
         except OSError:
             lines = []
         last = lines[-1].strip() if lines else f"it exited with code {proc.returncode}"
-        return EngineUnavailable(f"the engine did not start: {last} (log: {self.log_path()})")
+        return p.EngineError(p.UNAVAILABLE, f"the engine did not start: {last} (log: {self.log_path()})")
 
     def auth_message(self) -> dict | None:
         return {"op": "auth", "id": "auth", "token": self.token} if self.tcp else None
@@ -109,7 +91,9 @@ def _raise_for(reply: dict):
     if reply.get("ok"):
         return reply.get("result")
     err = reply.get("error") or {}
-    raise EngineError(err.get("code", p.INTERNAL), err.get("message", "unknown error"))
+    code = err.get("code")
+    # A newer daemon may know codes this client does not: they read as internal errors.
+    raise p.EngineError(code if code in p.CODES else p.INTERNAL, err.get("message", "unknown error"))
 
 
 class EngineClient:
@@ -148,7 +132,7 @@ class EngineClient:
             return self._sock
         except (FileNotFoundError, ConnectionRefusedError, socket.timeout):
             if not self.autostart:
-                raise EngineUnavailable(f"no engine answers at {self.endpoint.address}") from None
+                raise p.EngineError(p.UNAVAILABLE, f"no engine answers at {self.endpoint.address}") from None
         proc = self.endpoint.start_daemon()
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -159,7 +143,7 @@ class EngineClient:
                 return self._sock
             except (FileNotFoundError, ConnectionRefusedError):
                 time.sleep(0.05)
-        raise EngineUnavailable(f"the engine did not start within {START_TIMEOUT_S:.0f}s")
+        raise p.EngineError(p.UNAVAILABLE, f"the engine did not start within {START_TIMEOUT_S:.0f}s")
 
     def _read_reply(self, id: str) -> dict:
         while True:
@@ -187,9 +171,9 @@ class EngineClient:
                 except (ConnectionError, BrokenPipeError, socket.timeout, OSError) as exc:
                     self.close()
                     if isinstance(exc, socket.timeout):
-                        raise EngineTimeout(f"the engine did not answer within {self.timeout:.0f}s") from None
+                        raise p.EngineError(p.TIMEOUT, f"the engine did not answer within {self.timeout:.0f}s") from None
                     if attempt == 2:
-                        raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
+                        raise p.EngineError(p.UNAVAILABLE, f"engine at {self.endpoint.address}: {exc}") from None
 
     def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                deadline_ms: int | None = None, max_lines: int | None = None) -> p.InfillResult:
@@ -208,12 +192,12 @@ class EngineClient:
                 if status.ready:
                     return status
                 if status.error:
-                    raise EngineError("model", status.error)
-            except EngineUnavailable:
-                if time.monotonic() > deadline:
+                    raise p.EngineError(p.LOAD_FAILED, status.error)
+            except p.EngineError as exc:
+                if not exc.unreachable or time.monotonic() > deadline:
                     raise
             if time.monotonic() > deadline:
-                raise EngineUnavailable(f"the engine was not ready within {timeout:.0f}s")
+                raise p.EngineError(p.UNAVAILABLE, f"the engine was not ready within {timeout:.0f}s")
             time.sleep(0.1)
 
     def shutdown(self) -> None:
@@ -261,7 +245,7 @@ class AsyncEngineClient:
                 reader, writer = await self._open()
             except (FileNotFoundError, ConnectionRefusedError):
                 if not self.autostart:
-                    raise EngineUnavailable(f"no engine answers at {self.endpoint.address}") from None
+                    raise p.EngineError(p.UNAVAILABLE, f"no engine answers at {self.endpoint.address}") from None
                 reader, writer = await self._start_and_open()
             self._writer = writer
             self._reader_task = asyncio.get_running_loop().create_task(self._read_loop(reader))
@@ -280,7 +264,7 @@ class AsyncEngineClient:
                 return await self._open()
             except (FileNotFoundError, ConnectionRefusedError):
                 await asyncio.sleep(0.05)
-        raise EngineUnavailable(f"the engine did not start within {START_TIMEOUT_S:.0f}s")
+        raise p.EngineError(p.UNAVAILABLE, f"the engine did not start within {START_TIMEOUT_S:.0f}s")
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -295,7 +279,7 @@ class AsyncEngineClient:
             self._writer = None
             for fut in self._pending.values():
                 if not fut.done():
-                    fut.set_exception(EngineUnavailable("the engine connection closed"))
+                    fut.set_exception(p.EngineError(p.UNAVAILABLE, "the engine connection closed"))
             self._pending.clear()
 
     async def _send_and_wait(self, message: dict):
@@ -306,9 +290,9 @@ class AsyncEngineClient:
             await self._writer.drain()
             reply = await asyncio.wait_for(fut, self.timeout)
         except (ConnectionError, AttributeError) as exc:
-            raise EngineUnavailable(f"engine at {self.endpoint.address}: {exc}") from None
+            raise p.EngineError(p.UNAVAILABLE, f"engine at {self.endpoint.address}: {exc}") from None
         except asyncio.TimeoutError:
-            raise EngineTimeout(f"the engine did not answer within {self.timeout:.0f}s") from None
+            raise p.EngineError(p.TIMEOUT, f"the engine did not answer within {self.timeout:.0f}s") from None
         finally:
             self._pending.pop(message["id"], None)
         return _raise_for(reply)
@@ -320,9 +304,11 @@ class AsyncEngineClient:
                 await self.connect()
                 msg = p.request_message(op, id or f"a{next(self._ids)}", **fields)
                 return await self._send_and_wait(msg)
-            except EngineUnavailable as exc:
+            except p.EngineError as exc:
+                if not exc.unreachable:
+                    raise
                 await self.close()
-                if attempt == 2 or isinstance(exc, EngineTimeout):
+                if attempt == 2 or exc.code == p.TIMEOUT:
                     raise
 
     def new_id(self) -> str:
@@ -336,7 +322,7 @@ class AsyncEngineClient:
         return p.result_from_dict(result)
 
     async def cancel(self, id: str) -> None:
-        """Ask the daemon to drop a request; its infill call then raises EngineError('cancelled')."""
+        """Ask the daemon to drop a request; its infill call then raises EngineError(CANCELLED)."""
         if self.connected:
             self._writer.write(p.encode(p.request_message("cancel", f"c{next(self._ids)}", target=id)))
             await self._writer.drain()

@@ -74,10 +74,3 @@ def available_memory() -> int | None:
         return None
     return kib * 1024
 
-
-def declared_languages(path: Path) -> tuple[str, ...]:
-    """The languages dg.json says the model was trained on; empty when it does not say (it claims any)."""
-    try:
-        return tuple(json.loads((path / "dg.json").read_text()).get("languages", ()))
-    except (OSError, ValueError, AttributeError):
-        return ()

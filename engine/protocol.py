@@ -24,7 +24,8 @@ from pathlib import Path
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_GAP_TOKENS = 256
 
-# Error codes a reply can carry.
+# Error codes. A reply carries one of the first nine; a client raises the last two itself, when no
+# reply comes.
 BAD_REQUEST = "bad_request"
 TOO_LARGE = "too_large"
 UNAUTHORIZED = "unauthorized"
@@ -32,13 +33,29 @@ CANCELLED = "cancelled"
 SUPERSEDED = "superseded"
 DEADLINE = "deadline"
 SHUTTING_DOWN = "shutting_down"
+LOAD_FAILED = "load_failed"  # the model could not be loaded; the daemon stays up to say so
 INTERNAL = "internal"
+UNAVAILABLE = "unavailable"  # no daemon answers at the address, and none could be started
+TIMEOUT = "timeout"  # the daemon took the request and did not answer in time
+CODES = frozenset({BAD_REQUEST, TOO_LARGE, UNAUTHORIZED, CANCELLED, SUPERSEDED, DEADLINE, SHUTTING_DOWN,
+                   LOAD_FAILED, INTERNAL, UNAVAILABLE, TIMEOUT})
+# No answer came at all: a run that depends on the engine stops, rather than leaving each request.
+UNREACHABLE = frozenset({UNAVAILABLE, TIMEOUT})
 
 
-class ProtocolError(ValueError):
+class EngineError(Exception):
+    """The one error of the engine's side, from the daemon, its clients and the in-process engine.
+    `code` is one of CODES; str() is the message for people, without the code."""
+
     def __init__(self, code: str, message: str):
+        if code not in CODES:
+            raise ValueError(f"undeclared engine error code {code!r}")
         super().__init__(message)
         self.code = code
+
+    @property
+    def unreachable(self) -> bool:
+        return self.code in UNREACHABLE
 
 
 @dataclass(frozen=True)
@@ -84,8 +101,11 @@ class Status:
     # torch.compile'd layers serve (they replace the eager ones once warm). A default, so that a
     # client still reads the status of a daemon started before the field existed.
     compiled: bool = False
-    # The languages the model was trained on (dg.json's "languages"); empty: it claims any.
+    # The languages the model was trained on (its spec, engine/spec.py); empty: it claims any.
     languages: list[str] = field(default_factory=list)
+    # The front ends' defaults calibrated on this model (its spec); None: it has none.
+    min_confidence: float | None = None
+    max_lines: int | None = None
     # Why the model failed to load ("" while it loads or once it is ready): a client stops waiting.
     error: str = ""
     # The daemon exits after this many seconds without a client (None: it runs until stopped).
@@ -114,17 +134,17 @@ def error(id: str | None, code: str, message: str) -> dict:
 
 
 def decode(line: bytes) -> dict:
-    """Parse one request line; raise ProtocolError with a code fit for the reply."""
+    """Parse one request line; raise EngineError with a code fit for the reply."""
     if len(line) > MAX_MESSAGE_BYTES:
-        raise ProtocolError(TOO_LARGE, f"message of {len(line)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        raise EngineError(TOO_LARGE, f"message of {len(line)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
         msg = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(BAD_REQUEST, f"not a JSON object: {exc}") from None
+        raise EngineError(BAD_REQUEST, f"not a JSON object: {exc}") from None
     except RecursionError:
-        raise ProtocolError(BAD_REQUEST, "not a JSON object: nested too deeply") from None
+        raise EngineError(BAD_REQUEST, "not a JSON object: nested too deeply") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("op"), str):
-        raise ProtocolError(BAD_REQUEST, "a message is a JSON object with a string 'op'")
+        raise EngineError(BAD_REQUEST, "a message is a JSON object with a string 'op'")
     return msg
 
 
@@ -148,13 +168,13 @@ def parse_infill(msg: dict) -> InfillRequest:
             max_lines=None if msg.get("max_lines") is None else int(msg["max_lines"]),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e400)
-        raise ProtocolError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
+        raise EngineError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
     if not isinstance(req.prefix, str) or not isinstance(req.suffix, str):
-        raise ProtocolError(BAD_REQUEST, "prefix and suffix must be strings")
+        raise EngineError(BAD_REQUEST, "prefix and suffix must be strings")
     if not 1 <= req.max_tokens <= MAX_GAP_TOKENS:
-        raise ProtocolError(BAD_REQUEST, f"max_tokens must be within 1..{MAX_GAP_TOKENS}")
+        raise EngineError(BAD_REQUEST, f"max_tokens must be within 1..{MAX_GAP_TOKENS}")
     if req.max_lines is not None and req.max_lines < 1:
-        raise ProtocolError(BAD_REQUEST, "max_lines must be at least 1")
+        raise EngineError(BAD_REQUEST, "max_lines must be at least 1")
     return req
 
 

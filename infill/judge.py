@@ -1,4 +1,5 @@
-"""The judge every front end calls: a model answer -> the completion to show, or None.
+"""The judge every front end calls: a model answer -> the completion to show, or a rejection with
+its reason. `uncovered` is the judgement made before the model is asked.
 
 The confidence gate picks the part of the answer confident enough to show.
 
@@ -12,7 +13,9 @@ held-out typing (`bench.typing`; the figures are in infill/settings.py and the m
 
 from __future__ import annotations
 
-from infill.completion import Completion, postprocess
+from collections.abc import Iterable, Sequence
+
+from infill.completion import EMPTY, LOW_CONFIDENCE, UNSUPPORTED_LANGUAGE, Completion, Rejection, postprocess
 from infill.document import Document
 from infill.request import CompletionRequest
 
@@ -42,12 +45,33 @@ def confident_cuts(text: str, confidences: list[float], ends: list[int], thresho
 
 
 def judge(request: CompletionRequest, text: str, confidences: list[float], ends: list[int], doc: Document | None,
-          min_confidence: float) -> Completion | None:
-    """The longest confident cut of the model's `text` that post-processing accepts, or None. A cut
-    short of the whole answer is shown only as far as the model wrote it: one that post-processing would
-    add to (closing a bracket the model left open, `append(` -> `append()`) gives way to a shorter one."""
-    for cut in confident_cuts(text, confidences, ends, min_confidence):
-        completion = postprocess(request, cut, doc)
-        if completion is not None and (cut == text or cut.startswith(completion.text)):
-            return completion
-    return None
+          min_confidence: float, *, allow_parse_errors: bool = False) -> Completion | Rejection:
+    """The longest confident cut of the model's `text` that post-processing accepts, or why there is
+    none: the longest cut's own rejection. A cut short of the whole answer is shown only as far as the
+    model wrote it: one that post-processing would add to (closing a bracket the model left open,
+    `append(` -> `append()`) gives way to a shorter one."""
+    cuts = confident_cuts(text, confidences, ends, min_confidence)
+    if not cuts:
+        # The first token that writes text: a healed one re-writes what the file already holds.
+        first = next((c for c, end in zip(confidences, ends) if end > 0), min(confidences, default=0.0))
+        if first >= min_confidence:
+            return Rejection(EMPTY)  # confident, and only blanks
+        return Rejection(LOW_CONFIDENCE, f"{first:.2f} < {min_confidence:.2f}")
+    rejection = None
+    for cut in cuts:
+        verdict = postprocess(request, cut, None if allow_parse_errors else doc)
+        if isinstance(verdict, Completion):
+            if cut == text or cut.startswith(verdict.text):
+                return verdict
+        elif rejection is None:
+            rejection = verdict
+    return rejection or Rejection(EMPTY)
+
+
+def uncovered(names: Iterable[str], declared: Sequence[str]) -> Rejection | None:
+    """Refuse a document whose language the model does not declare, before the model is asked: it
+    would write another language's code. `names` are the document's language names (an editor's id,
+    the grammar's name); a model that declares none claims any."""
+    if not declared or {name.lower() for name in names} & {name.lower() for name in declared}:
+        return None
+    return Rejection(UNSUPPORTED_LANGUAGE, f"it covers {', '.join(declared)}")

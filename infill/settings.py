@@ -18,21 +18,12 @@ from typing import Any, Mapping
 
 SECTION = "dg"
 
-# The gate (infill/judge.py): a completion is shown up to its first token whose confidence is below
-# this. Calibrated on held-out files typed over LSP with Tab taking every right suggestion
-# (`python -m bench.typing --files 4 --stretches 2 --min-confidence X`, about 960 keystrokes), shown /
-# right among shown / characters written by Tab:
-# - dg-tiny step 28,910 (shipped): 0.5: 6.3% / 72.1% / 16.3%; 0.6: 5.4% / 81.1% / 14.7%.
-# - step 27,250: 0.5: 9.6% / 45.6% / 16.5%; 0.6: 6.2% / 72.9% / 16.8%; 0.7: 4.7% / 93.5% / 14.7%.
-# Without accepting (`python -m bench.gate --files 4 --stretches 2`, 1,111 keystrokes, step 27,250):
-# 0.4: 18.6% / 68.6%, 0.5: 16.3% / 81.8%, 0.6: 13.5% / 90.7%, 0.8: 8.8% / 98.0%; accepting eats the
-# runs where the model is right, and a wrong suggestion stays on screen while the typist types through it.
-DEFAULT_MIN_CONFIDENCE = 0.5
-# One line: dg-tiny's completions past a first line are rarely right and cost a denoising step per
-# token. HumanEval single-line gaps as the server meets them (200 tasks, `bench.humaneval_infill
-# --served`, left-to-right order): with 8 lines allowed, pass@1 1.5% (below the 2.5% empty floor) at
-# 905 ms per task; with 1 line, 4.0% at 102 ms. Larger models can be given more in the settings.
-DEFAULT_MAX_LINES = 1
+# The gate (infill/judge.py: a completion is shown up to its first token whose confidence is below
+# it) and the longest completion depend on the model: each model's spec carries the values calibrated
+# on it (dg.json; dg-tiny's calibration is in its model card), and a setting overrides them only when
+# the user sets it. These apply to a model that carries none.
+GENERIC_MIN_CONFIDENCE = 0.5
+GENERIC_MAX_LINES = 1
 # No wait by default: typing-through and the completion cache answer most keystrokes at once, and the
 # daemon drops a superseded request between denoising steps, so waiting would only add latency.
 DEFAULT_DEBOUNCE_MS = 0
@@ -49,9 +40,9 @@ class Settings:
     model_dir: str | None = None  # None: the embedded dg-tiny
     engine_socket: str | None = None  # None: the per-model default socket; else a path or tcp://HOST:PORT
     enabled_languages: tuple[str, ...] = ()  # empty: every language
-    max_lines: int = DEFAULT_MAX_LINES
+    max_lines: int | None = None  # None: the model's own (see GENERIC_MAX_LINES)
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    min_confidence: float | None = None  # None: the model's own (see GENERIC_MIN_CONFIDENCE)
     enabled: bool = True
 
     @classmethod
@@ -77,12 +68,22 @@ class Settings:
         out["enabledLanguages"] = list(self.enabled_languages)
         return out
 
+    def for_model(self, min_confidence: float | None, max_lines: int | None) -> Settings:
+        """These settings with what the user left unset filled from a model's own defaults (None: it has
+        none, and the generic ones apply)."""
+        return replace(self, min_confidence=_first(self.min_confidence, min_confidence, GENERIC_MIN_CONFIDENCE),
+                       max_lines=_first(self.max_lines, max_lines, GENERIC_MAX_LINES))
+
     def language_enabled(self, *names: str | None) -> bool:
         """Whether any of a document's names (LSP language id, resolved language) is enabled."""
         if not self.enabled_languages:
             return True
         wanted = {name.lower() for name in self.enabled_languages}
         return any(name is not None and name.lower() in wanted for name in names)
+
+
+def _first(*values):
+    return next(value for value in values if value is not None)
 
 
 def _camel(name: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lsprotocol.types import MessageType
 
 from infill import Completion, build_request
-from infill.judge import judge
+from infill.judge import judge, uncovered
 from infill.settings import Settings
 from lsp_server import stats as S
 from lsp_server.documents import DocumentStore, OpenDocument
@@ -77,7 +77,8 @@ class Completer:
         return mine
 
     async def _complete(self, od: OpenDocument, offset: int, invoked: bool) -> tuple[Completion | None, str]:
-        settings = self.settings
+        status = self.link.engine_status
+        settings = self.settings.for_model(status.min_confidence, status.max_lines) if status else self.settings
         doc = od.doc
         if not settings.enabled or not self._language_ok(od) or not self._model_covers(od):
             return None, S.NONE
@@ -111,11 +112,13 @@ class Completer:
                 # The document changed while the model worked: the answer is for text no longer
                 # there. It stays cached for a request whose context matches again.
                 return None, source
-        completion = judge(request, answer.text, answer.token_confidences, answer.token_ends, doc,
-                           settings.min_confidence)
-        if completion is not None:
-            self._shown[od.uri] = Shown(text, completion.start, completion.end, completion.text)
-        return completion, source
+        verdict = judge(request, answer.text, answer.token_confidences, answer.token_ends, doc,
+                        settings.min_confidence)
+        if not isinstance(verdict, Completion):
+            self.stats.rejected[verdict.reason] += 1
+            return None, source
+        self._shown[od.uri] = Shown(text, verdict.start, verdict.end, verdict.text)
+        return verdict, source
 
     async def _ask_model(self, uri: str, request, invoked: bool) -> Answer | None:
         """The model's answer, None when it gave none; raises NotReady when the engine is not up."""
@@ -132,15 +135,15 @@ class Completer:
         return Answer(result.text, result.token_confidences, result.token_ends)
 
     def _model_covers(self, od: OpenDocument) -> bool:
-        """Whether the model declares the document's language (or claims any); if not, the user is told
-        once per language, and the model is not asked: it would write another language's code."""
+        """Whether the model declares the document's language; if not, the user is told once per
+        language, and the model is not asked."""
         status = self.link.engine_status
-        if status is None or not status.languages:
-            return True
-        names = {od.language_id.lower()} | ({od.doc.language.name.lower()} if od.doc.language else set())
-        if names & {name.lower() for name in status.languages}:
+        names = [od.language_id] + ([od.doc.language.name] if od.doc.language else [])
+        rejection = uncovered(names, status.languages if status else [])
+        if rejection is None:
             return True
         self.uncovered.add(od.language_id)
+        self.stats.rejected[rejection.reason] += 1
         self.link.ui.show_once(
             f"language:{status.model}:{od.language_id}",
             f"dg-lsp: the model {status.model} was trained on {', '.join(status.languages)} only, so it makes no "

@@ -54,4 +54,7 @@ class Core:
             "languagesNotCovered": sorted(self.completer.uncovered),
             **self.stats.report(),
             "settings": self.settings.to_dict(),
+            # What applies: the user's settings, with the model's own defaults where the user set none.
+            "effectiveSettings": self.settings.for_model(engine_status.get("min_confidence"),
+                                                         engine_status.get("max_lines")).to_dict(),
         }

@@ -16,7 +16,8 @@ from dataclasses import asdict
 from lsprotocol.types import MessageType
 
 from engine import protocol as p
-from engine.client import AsyncEngineClient, Endpoint, EngineError, EngineUnavailable
+from engine.client import AsyncEngineClient, Endpoint
+from engine.protocol import EngineError
 from infill.settings import Settings
 from lsp_server.ui import UserInterface
 
@@ -100,7 +101,9 @@ class EngineLink:
             try:
                 try:
                     await client.connect()
-                except EngineUnavailable:
+                except EngineError as exc:
+                    if not exc.unreachable:
+                        raise
                     await self._start_daemon(address, model_dir)
                     await client.connect()
                 status = await self._wait_ready(client)
@@ -142,7 +145,7 @@ class EngineLink:
                     await client.shutdown()
                 except EngineError as exc:
                     log.info("engine shutdown: %s", exc)
-                raise EngineError("model", status.error)
+                raise EngineError(p.LOAD_FAILED, status.error)
             if time.monotonic() > deadline:
                 raise asyncio.TimeoutError(f"the engine did not load its model within {READY_TIMEOUT_S:.0f}s")
             await asyncio.sleep(READY_POLL_S)
@@ -186,15 +189,15 @@ class EngineLink:
             call.cancel()
             self._spawn(self._cancel(client, id))
             raise
-        except EngineUnavailable as exc:
-            self._lost(str(exc))
         except EngineError as exc:
-            log.info("%s: no answer from the engine: %s", doc_key, exc)
-            if exc.code == p.SHUTTING_DOWN:
+            log.info("%s: no answer from the engine: %s (%s)", doc_key, exc, exc.code)
+            if exc.unreachable:
+                self._lost(str(exc))
+            elif exc.code == p.SHUTTING_DOWN:
                 self._lost("it is shutting down")
             elif exc.code not in _DROPPED:
                 self.ui.show_once(f"engine-error-{exc.code}",
-                                  f"dg-lsp: the engine failed a completion request ({exc}). "
+                                  f"dg-lsp: the engine failed a completion request ({exc.code}: {exc}). "
                                   f"If this repeats, run `dg-engine serve` in a terminal to see why.")
         return None
 

@@ -31,6 +31,7 @@ class Stats:
         self.model_ms: deque[float] = deque(maxlen=RECENT)
         self.items = 0
         self.model_calls = 0  # requests sent to the engine, answered or not
+        self.rejected: Counter[str] = Counter()  # why nothing was shown: the judge's reasons
 
     def record(self, source: str, ms: float, *, items: int = 0) -> None:
         self.sources[source] += 1
@@ -58,6 +59,7 @@ class Stats:
             "items": self.items,
             "model_calls": self.model_calls,
             "sources": dict(self.sources),
+            "rejected": dict(self.rejected),
             "latency_ms": figures(self.latency_ms),
             "latency_ms_by_source": {source: figures(values) for source, values in self.latency_by_source.items()},
             "model_latency_ms": figures(self.model_ms),

@@ -20,7 +20,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers.cache_utils import DynamicCache
 
-from engine.textonly import TextOnlyDiffusionGemma
+from engine.serve.textonly import TextOnlyDiffusionGemma
 from training.train import PACKAGED, SHAPES, model_config
 
 

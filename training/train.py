@@ -29,7 +29,6 @@ import re
 import signal
 import time
 from array import array
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -43,10 +42,10 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
 )
 
 from engine.canvas import EOI, PAD, SEP, Budget, build_layout, gap_target, layout_for
-from engine.compiled import compile_layers
-from engine.denoise import LEFT_TO_RIGHT
-from engine.model import DENSE_EXPERTS_MAX
-from engine.textonly import TextOnlyDiffusionGemma
+from engine.serve.compiled import compile_layers
+from engine.serve.model import DENSE_EXPERTS_MAX
+from engine.serve.textonly import TextOnlyDiffusionGemma
+from engine.spec import LEFT_TO_RIGHT, ModelSpec
 
 PACKAGED = Path(__file__).resolve().parents[1] / "engine" / "models" / "dg-tiny"
 
@@ -91,7 +90,7 @@ CLEAN_WEIGHT = 0.1  # loss weight of canvas positions the noise left intact
 PAD_WEIGHT = 0.1
 ENCODER_LOSS_WEIGHT = 0.5
 SELF_CONDITIONING_P = 0.3
-# Parallel decoding (engine.denoise's `draft` order) fills every open gap slot with the previous step's
+# Parallel decoding (engine.serve.denoise's `draft` order) fills every open gap slot with the previous step's
 # argmax and feeds its logits back as self-conditioning; accepting many slots per step is safe only if
 # the model has learnt to correct those drafts rather than copy them (DESIGN.md: untrained, it copies
 # them with confidence). So DRAFT_P of the steps run a no-grad pass on the noised canvases first and
@@ -268,7 +267,7 @@ def softcapped_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, cap: f
     Compiled because it is vocabulary-wide elementwise work: eager, the softcap and cross-entropy
     and their backward took about a third of a training step on this CPU; fused, a third of that.
     The softcap cap * tanh(x / cap) is written as 2 * cap * sigmoid(2 * x / cap) - cap, as in the
-    engine (`engine.denoise.softcapped_logits`): the same function, and the compiled forward and
+    engine (`engine.serve.denoise.softcapped_logits`): the same function, and the compiled forward and
     backward over (2700, 8192) logits took 205 ms instead of 280 on one core of this CPU.
     """
     capped = torch.sigmoid(logits.float() * (2 / cap)) * (2 * cap) - cap
@@ -367,10 +366,12 @@ def export(model, weights: dict, tokenizer_path: Path, out: Path, state: dict, d
     model.to(dtype).save_pretrained(out, safe_serialization=True)
     model.to(torch.float32).load_state_dict(live)
     (out / "tokenizer.json").write_bytes(tokenizer_path.read_bytes())
-    # The training counters travel with the weights, so a later session continues the count.
-    (out / "dg.json").write_text(json.dumps({"name": "dg-tiny", "budget": asdict(BUDGET), "canvases": list(CANVASES),
-                                             "order": DECODING_ORDER, "verify": VERIFY, "languages": list(LANGUAGES),
-                                             "training": state}, indent=1))
+    # The training counters travel with the weights, so a later session continues the count. The
+    # front ends' defaults stay those calibrated on the packaged model until a release measures new ones.
+    shipped = ModelSpec.read(PACKAGED)
+    ModelSpec(name="dg-tiny", budget=BUDGET, canvases=CANVASES, order=DECODING_ORDER, verify=VERIFY,
+              languages=LANGUAGES, min_confidence=shipped.min_confidence, max_lines=shipped.max_lines,
+              training=state).write(out)
 
 
 def learning_rate(run_steps: int, start_lr: float, seconds_left: float, cooldown_seconds: float,
@@ -450,7 +451,7 @@ def main() -> None:
         shipped = TextOnlyDiffusionGemma.from_pretrained(PACKAGED)
         model.load_state_dict(shipped.state_dict())
         ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
-        state.update(json.loads((PACKAGED / "dg.json").read_text()).get("training", {}))
+        state.update(ModelSpec.read(PACKAGED).training)
         print(f"initialised from the packaged weights in {PACKAGED} (step {state['step']})", flush=True)
 
     # Compiled layers fuse the small element-wise operations around each matmul: on this project's

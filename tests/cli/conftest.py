@@ -20,7 +20,7 @@ class Cli:
 
     def __init__(self) -> None:
         script = shutil.which("dg-infill", path=str(Path(sys.executable).parent))
-        self.command = [script] if script else [sys.executable, "-m", "infill.cli"]
+        self.command = [script] if script else [sys.executable, "-m", "batch_cli"]
 
     @staticmethod
     def env() -> dict[str, str]:
@@ -49,7 +49,8 @@ def engine_socket(tmp_path_factory):
     """A `dg-engine serve` of the embedded model on a socket of its own; shut down at the end."""
     if not (DEFAULT_MODEL_DIR / "model.safetensors").exists():
         pytest.skip(f"the embedded model's weights are not in {DEFAULT_MODEL_DIR}")
-    from engine.client import EngineClient, EngineError, EngineUnavailable
+    from engine.client import EngineClient
+    from engine.protocol import EngineError
 
     directory = tmp_path_factory.mktemp("engine")
     directory.chmod(0o700)
@@ -61,7 +62,7 @@ def engine_socket(tmp_path_factory):
     client = EngineClient(sock, autostart=False, timeout=60)
     try:
         client.wait_ready(timeout=ENGINE_START_S)
-    except EngineUnavailable:
+    except EngineError:
         proc.kill()
         pytest.fail(f"the engine did not start:\n{log.read_text() if log.exists() else ''}")
     try:

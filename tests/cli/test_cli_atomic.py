@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from infill.batch.atomic import ChangedOnDisk, replace_if_unchanged
-from infill.batch.textfile import read
+from batch_cli.atomic import ChangedOnDisk, replace_if_unchanged
+from batch_cli.textfile import read
 
 
 def _read(path):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from engine import exit_status
+
 MARKER = "<FILL>"
 
 # name -> (text, encoding, BOM); every file below but build/ has holes the run must fill or leave.
@@ -237,4 +239,4 @@ def test_a_block_hole_asked_for_more_lines_than_a_gap_holds_is_filled_not_refuse
     done = cli.run("--json", "--in-process", "--max-lines", "40", "--min-confidence", "0", "a.py", cwd=tmp_path)
     record = json.loads(done.stdout.splitlines()[0])
     assert record["status"] != "engine_error", record
-    assert done.returncode != 2, done.stderr
+    assert done.returncode != exit_status.ENGINE, done.stderr

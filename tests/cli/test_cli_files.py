@@ -2,7 +2,7 @@
 
 import subprocess
 
-from infill.batch.files import Filters, walk
+from batch_cli.files import Filters, walk
 
 
 def _tree(root, files):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infill.batch.files import Filters, walk
-from infill.batch.gitignore import IgnoreRules
+from batch_cli.files import Filters, walk
+from batch_cli.gitignore import IgnoreRules
 
 
 def rules(*lines: str, base: str = "") -> IgnoreRules:

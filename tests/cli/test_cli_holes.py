@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infill.batch.holes import Fill, HoleError, at, close_holes, find_markers, open_holes, position, span
+from batch_cli.holes import Fill, HoleError, at, close_holes, find_markers, open_holes, position, span
 
 MARKER = "<FILL>"
 chunks = st.text(st.characters(blacklist_categories=("Cs",)), max_size=15).filter(lambda s: "<" not in s)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infill.batch.holes import at, find_markers
-from infill.batch.plan import compose, plan
-from infill.batch.textfile import read
+from batch_cli.holes import at, find_markers
+from batch_cli.plan import compose, plan
+from batch_cli.textfile import read
 
 
 @pytest.fixture

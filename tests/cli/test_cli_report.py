@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from infill.batch.holes import find_markers
-from infill.batch.plan import compose, plan
-from infill.batch.report import records, split_lines, unified_diff
-from infill.batch.textfile import read
+from batch_cli.holes import find_markers
+from batch_cli.plan import compose, plan
+from batch_cli.report import records, split_lines, unified_diff
+from batch_cli.textfile import read
 
 
 def _composed(path, data: bytes, answers: dict[int, str]):
@@ -61,7 +61,7 @@ def test_records_hold_every_field(tmp_path):
 
 def test_a_closed_stdout_does_not_stop_the_run(tmp_path):
     # `dg-infill ... | head`: printing into a pipe nobody reads must neither raise nor warn.
-    code = ("from infill.batch.report import Reporter\n"
+    code = ("from batch_cli.report import Reporter\n"
             "r = Reporter(as_json=False, write=False, progress=False)\n"
             "for _ in range(3):\n"
             "    r._stdout(b'x' * 100000 + b'\\n')\n"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infill.batch.textfile import Unreadable, decode, looks_binary, newline_style, read, with_newlines
+from batch_cli.textfile import Unreadable, decode, looks_binary, newline_style, read, with_newlines
 
 ENCODINGS = [
     (b"", "utf-8"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import subprocess
 
-from engine.client import EngineClient, EngineError
+from engine import exit_status
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 
 def _repo(tmp_path):
@@ -103,7 +105,7 @@ def test_a_model_that_fails_to_load_is_exit_2_and_writes_nothing(cli, tmp_path):
     assert (repo / "b.py").read_text() == "x = <FILL>\n"
 
 
-def test_no_engine_at_a_tcp_address_is_exit_2(cli, tmp_path):
+def test_no_engine_at_a_tcp_address_is_an_engine_error(cli, tmp_path):
     repo = _repo(tmp_path)
     (repo / "b.py").write_text("x = <FILL>\n")
     with socket.socket() as probe:
@@ -111,5 +113,5 @@ def test_no_engine_at_a_tcp_address_is_exit_2(cli, tmp_path):
         port = probe.getsockname()[1]
     # Nothing listens on the port now, and a TCP engine is never started by the client.
     out = cli.run("b.py", "--socket", f"tcp://127.0.0.1:{port}", cwd=repo)
-    assert out.returncode == 2, out.stderr
+    assert out.returncode == exit_status.ENGINE, out.stderr
     assert f"error: engine unavailable: no engine answers at tcp://127.0.0.1:{port}".encode() in out.stderr

@@ -6,13 +6,14 @@ import sys
 import pytest
 
 from engine import DEFAULT_MODEL_DIR
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 
 @pytest.fixture(scope="session")
 def engine():
     """The real embedded model, in this process."""
-    from engine.engine import Engine
+    from engine.serve.engine import Engine
 
     eng = Engine(DEFAULT_MODEL_DIR)
     eng.warm_up()
@@ -29,7 +30,7 @@ def daemon(tmp_path_factory):
     client = EngineClient(sock, autostart=False, timeout=5)
     try:
         client.wait_ready(timeout=120)
-    except EngineUnavailable:
+    except EngineError:
         proc.kill()
         pytest.fail((sock.parent / "engine.log").read_text())
     client.close()
@@ -69,7 +70,7 @@ def tcp_daemon(tmp_path_factory):
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         EngineClient(f"tcp://127.0.0.1:{port}", autostart=False, token=TCP_TOKEN, timeout=5).wait_ready(timeout=120)
-    except EngineUnavailable:
+    except EngineError:
         proc.kill()
         pytest.fail(log_path.read_text())
     yield port, TCP_TOKEN

@@ -5,8 +5,8 @@ from torch._dynamo.utils import counters
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
-from engine.engine import Engine, Job
-from engine.kvcache import PrefixCache, encode_context
+from engine.serve.engine import Engine, Job
+from engine.serve.kvcache import PrefixCache, encode_context
 
 SOURCE = '''import os
 

@@ -11,8 +11,10 @@ import time
 
 import pytest
 
+from engine import exit_status
 from engine import protocol as p
-from engine.client import AsyncEngineClient, EngineClient, EngineError, EngineUnavailable
+from engine.client import AsyncEngineClient, EngineClient
+from engine.protocol import EngineError
 
 PREFIX = "def add(a, b):\n    "
 SUFFIX = "\n\nprint(add(1, 2))\n"
@@ -150,8 +152,9 @@ def test_sigterm_while_the_model_compiles_exits_cleanly(tmp_path):
 
 
 def test_without_autostart_a_missing_daemon_is_reported(tmp_path):
-    with pytest.raises(EngineUnavailable, match="no engine answers"):
+    with pytest.raises(EngineError, match="no engine answers") as err:
         EngineClient(tmp_path / "none.sock", autostart=False).status()
+    assert err.value.code == p.UNAVAILABLE
 
 
 def test_tcp_requires_the_token(tcp_daemon):
@@ -173,7 +176,7 @@ def test_dg_engine_stop_and_status_commands(tmp_path):
     assert out.returncode == 0
     out = subprocess.run([sys.executable, "-m", "engine", "status", "--socket", str(sock)], capture_output=True,
                          text=True, timeout=60)
-    assert out.returncode == 1 and "no engine answers" in out.stderr
+    assert out.returncode == exit_status.ENGINE and "no engine answers" in out.stderr
 
 
 def test_a_line_limit_on_the_wire_bounds_the_completion(daemon):

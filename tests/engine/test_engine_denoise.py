@@ -4,8 +4,8 @@ import torch
 
 from engine import DEFAULT_MODEL_DIR
 from engine.canvas import build_layout
-from engine.denoise import Row, SamplerSettings, denoise
-from engine.kvcache import PrefixCache, encode_context, encode_contexts
+from engine.serve.denoise import Row, SamplerSettings, denoise
+from engine.serve.kvcache import PrefixCache, encode_context, encode_contexts
 from engine.modeldir import ModelDirError
 
 PREFIX = 'def mean(xs):\n    """Average of xs."""\n    total = sum(xs)\n'
@@ -16,7 +16,7 @@ def rows_for(engine, cases, canvas=64):
     lm = engine.lm
     rows = []
     for prefix, suffix in cases:
-        layout = build_layout(lm.encode, lm.sep_id, prefix, suffix, canvas, lm.budget)
+        layout = build_layout(lm.encode, lm.sep_id, prefix, suffix, canvas, lm.spec.budget)
         cache, _ = encode_context(lm.model, layout.encoder_ids, PrefixCache())
         rows.append(Row(layout, cache))
     return rows
@@ -114,7 +114,7 @@ def test_prefix_cache_evicts_to_its_memory_bound(engine):
 
 
 def test_missing_or_broken_model_directories_get_clear_errors(tmp_path):
-    from engine.model import load
+    from engine.serve.model import load
 
     with pytest.raises(ModelDirError, match="does not exist"):
         load(tmp_path / "nope")
@@ -138,7 +138,7 @@ def test_the_model_is_text_only(engine):
 def test_a_checkpoint_brings_its_own_denoising_defaults(tmp_path):
     import json
 
-    from engine.model import load
+    from engine.serve.model import load
 
     for f in DEFAULT_MODEL_DIR.iterdir():
         (tmp_path / f.name).write_bytes(f.read_bytes())
@@ -170,7 +170,7 @@ def test_the_fast_step_keeps_diffusiongemmas_rules():
         StableAndConfidentStoppingCriteria,
     )
 
-    from engine.denoise import entropy_bound_accept, predict_gap
+    from engine.serve.denoise import entropy_bound_accept, predict_gap
 
     torch.manual_seed(0)
     settings = SamplerSettings(max_steps=12, t_min=0.1, t_max=0.7, entropy_bound=0.5)
@@ -193,7 +193,7 @@ def test_the_fast_step_keeps_diffusiongemmas_rules():
 
 
 def test_draws_follow_the_tempered_distribution():
-    from engine.denoise import predict_gap
+    from engine.serve.denoise import predict_gap
 
     logits = torch.log(torch.tensor([0.1, 0.2, 0.3, 0.4])).repeat(20000, 1)[None]
     draws = predict_gap(logits, 1.0, torch.rand(1, 20000)).draw
@@ -205,7 +205,7 @@ def test_draws_follow_the_tempered_distribution():
 def engine32():
     """The embedded model in float32: batched and single-row bfloat16 matmuls round differently, and over
     six parallel steps a near-tie can flip; the batch-independence of the noise is what is tested here."""
-    from engine.engine import Engine
+    from engine.serve.engine import Engine
 
     return Engine(DEFAULT_MODEL_DIR, dtype="float32")
 
@@ -218,7 +218,7 @@ def test_a_row_gets_the_same_completion_alone_or_in_a_batch(engine32):
 
 
 def test_slots_after_the_first_eoi_count_as_settled():
-    from engine.denoise import after_middle
+    from engine.serve.denoise import after_middle
 
     eoi = 1
     argmax = torch.tensor([[5, 6, eoi, 7, eoi, 0], [5, 6, 7, 8, 9, 0], [eoi, 3, 3, 3, 3, 3]])

@@ -12,8 +12,10 @@ import sys
 
 import pytest
 
+from engine import exit_status
 from engine import protocol as p
-from engine.client import EngineClient, EngineError
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 DG_ENGINE = [sys.executable, "-m", "engine"]
 GOOD_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -79,7 +81,7 @@ def test_a_token_file_is_read(tcp_daemon, env_no_token, tmp_path):
     address = ("--tcp", f"127.0.0.1:{port}")
     assert dg_engine("status", *address, "--token-file", str(tmp_path / "good")).returncode == 0
     refused = dg_engine("status", *address, "--token-file", str(tmp_path / "bad"))
-    assert refused.returncode == 1 and p.UNAUTHORIZED in refused.stderr
+    assert refused.returncode == exit_status.ENGINE and p.UNAUTHORIZED in refused.stderr
 
 
 def test_an_unauthenticated_connection_is_closed(tcp_daemon):

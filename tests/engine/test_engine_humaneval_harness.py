@@ -3,6 +3,12 @@ import json
 import pytest
 
 from bench import humaneval_infill as harness
+from engine import DEFAULT_MODEL_DIR
+from engine.spec import ModelSpec
+from infill.settings import Settings
+
+SPEC = ModelSpec.read(DEFAULT_MODEL_DIR)
+SERVER_DEFAULTS = Settings().for_model(SPEC.min_confidence, SPEC.max_lines)
 
 needs_data = pytest.mark.skipif(not harness.EVAL_DIR.exists(),
                                 reason=f"no HumanEval-infilling data at {harness.EVAL_DIR}")
@@ -38,7 +44,7 @@ def test_gate_table_counts_only_shown_non_empty_completions():
 @needs_data
 def test_canonical_single_line_middles_survive_the_servers_post_processing():
     for task in harness.load_split("single", harness.EVAL_DIR)[:: 1033 // 25]:
-        served = harness.Served(task)
+        served = harness.Served(task, SERVER_DEFAULTS)
         shown = served.shown(task["canonical_solution"])
         assert shown is not None and shown.strip() == task["canonical_solution"].strip(), task["task_id"]
         assert harness.run_program(served.program(shown)), task["task_id"]
@@ -47,7 +53,7 @@ def test_canonical_single_line_middles_survive_the_servers_post_processing():
 @needs_data
 def test_what_the_server_drops_leaves_the_gap_as_it_was():
     task = harness.load_split("single", harness.EVAL_DIR)[0]
-    served = harness.Served(task)
+    served = harness.Served(task, SERVER_DEFAULTS)
     assert served.shown("))) ((( ::") is None
     assert served.program(None) == harness.program(task, "")
 

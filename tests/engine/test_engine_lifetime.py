@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from engine.client import AUTOSTART_IDLE_EXIT_S, AsyncEngineClient, EngineClient, EngineTimeout
+from engine import protocol as p
+from engine.client import AUTOSTART_IDLE_EXIT_S, AsyncEngineClient, EngineClient
+from engine.protocol import EngineError
 
 PREFIX, SUFFIX = "def add(a, b):\n    ", "\n"
 
@@ -62,8 +64,9 @@ async def test_a_stopped_daemon_costs_one_deadline(daemon):
     client = CountingClient(daemon, autostart=False, timeout=1)
     os.kill(pid, signal.SIGSTOP)  # the kernel still accepts connections for it
     try:
-        with pytest.raises(EngineTimeout):
+        with pytest.raises(EngineError) as err:
             await client.infill(PREFIX, SUFFIX, max_tokens=8, doc="stopped")
+        assert err.value.code == p.TIMEOUT
     finally:
         os.kill(pid, signal.SIGCONT)
         await client.close()

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from engine import protocol as p
-from engine.engine import Job
-from infill import Document, build_request
+from engine.serve.engine import Job
+from infill import Completion, Document, build_request
 from infill.judge import judge
 from infill.settings import Settings
 from training.corpus import held_out
@@ -86,10 +86,12 @@ def positions() -> list[tuple[str, int, int]]:
 
 
 def test_applied_items_are_well_formed_at_500_held_out_places(engine, positions):
+    spec = engine.lm.spec
+    settings = Settings().for_model(spec.min_confidence, spec.max_lines)  # the server's defaults for the model
     places, requests = [], []
     for text, at, end in positions:
         doc = Document(text[:at] + text[end:], "python")
-        request = build_request(doc, at, max_lines=Settings().max_lines)
+        request = build_request(doc, at, max_lines=settings.max_lines)
         if request is not None:
             places.append((text, at, end, doc, request))
             requests.append(p.InfillRequest(id=str(len(requests)), prefix=request.prefix, suffix=request.suffix,
@@ -99,9 +101,9 @@ def test_applied_items_are_well_formed_at_500_held_out_places(engine, positions)
         answers += engine.run([Job(r) for r in requests[start : start + 8]])
     shown, malformed = 0, []
     for (text, at, end, doc, request), answer in zip(places, answers):
-        for gate in (Settings().min_confidence, 0.0):
+        for gate in (settings.min_confidence, 0.0):
             item = answer and judge(request, answer.text, answer.token_confidences, answer.token_ends, doc, gate)
-            if not item:
+            if not isinstance(item, Completion):
                 continue
             shown += 1
             applied = doc.text[: item.start] + item.text + doc.text[item.end :]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infill import Document, build_request, postprocess
+from infill import Completion, Document, build_request, postprocess
 
 EVAL_DIR = Path(__file__).resolve().parents[3] / "shared" / "eval" / "human-eval-infilling"
 
@@ -25,7 +25,7 @@ def kept(task: dict) -> bool:
     doc = Document(prompt + suffix, "python")
     request = build_request(doc, len(prompt), max_lines=max(8, middle.count("\n") + 1))
     completion = request and postprocess(request, middle, doc)
-    if not completion:
+    if not isinstance(completion, Completion):
         return False
     filled = doc.text[:completion.start] + completion.text + doc.text[completion.end:]
     return filled.split() == (prompt + middle + suffix).split()

@@ -1,6 +1,7 @@
 import pytest
 
-from infill import Completion, Document, build_request, postprocess
+from infill import Completion, Document, Rejection, build_request, postprocess
+from infill.completion import STALE
 
 CASES = [
     # (language, source, raw model text, expected completion text or None)
@@ -52,8 +53,8 @@ def test_postprocess(language, source, raw, expected):
     doc = Document(source.replace("█", ""), language)
     request = build_request(doc, offset, max_lines=8)
     completion = postprocess(request, raw, doc)
-    assert (completion.text if completion else None) == expected
-    if completion:
+    assert (completion.text if isinstance(completion, Completion) else None) == expected
+    if isinstance(completion, Completion):
         assert (completion.start, completion.end) == (request.offset, request.replace_end)
 
 
@@ -76,7 +77,7 @@ def test_stale_request_gets_nothing():
     doc = Document("x = 1\ny = \n", "python")
     request = build_request(doc, 10)
     doc.replace_all("x")
-    assert postprocess(request, "2", doc) is None
+    assert postprocess(request, "2", doc) == Rejection(STALE)
 
 
 def test_without_a_document_the_parse_check_is_skipped():

@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infill import Document, build_request, postprocess
+from infill import Completion, Document, build_request, postprocess
 
 LANGUAGES = [None, "python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "ruby",
              "yaml", "html"]
@@ -46,7 +46,7 @@ def test_any_text_and_cursor(language, text, raw, data):
     if request is None:
         return
     completion = postprocess(request, raw, doc)
-    if completion is not None:
+    if isinstance(completion, Completion):
         assert completion.text.strip()
         assert (completion.start, completion.end) == (request.offset, request.replace_end)
         assert completion.text.count("\n") <= request.max_lines
@@ -90,5 +90,5 @@ def test_a_document_edited_after_the_request_never_breaks_postprocess(language, 
     start = data.draw(st.integers(0, len(doc.text)))
     doc.apply_change(start, data.draw(st.integers(start, len(doc.text))), data.draw(code))
     completion = postprocess(request, raw, doc)
-    if completion is not None:
+    if isinstance(completion, Completion):
         assert completion.start <= completion.end <= len(doc.text)

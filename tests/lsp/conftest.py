@@ -18,7 +18,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 SERVER = [sys.executable, "-m", "lsp_server", "--stdio"]
 READY_TIMEOUT_S = 300.0
@@ -43,7 +44,7 @@ def engine_socket(tmp_path_factory):
     yield str(path)
     try:
         EngineClient(str(path), autostart=False, timeout=10).shutdown()
-    except EngineUnavailable:
+    except EngineError:
         pass  # no test started the daemon, or it is already gone
 
 

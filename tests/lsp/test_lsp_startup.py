@@ -8,7 +8,8 @@ import time
 import pytest
 from lsprotocol import types
 
-from engine.client import EngineClient, EngineUnavailable
+from engine.client import EngineClient
+from engine.protocol import EngineError
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def fresh_socket(tmp_path):
         try:
             EngineClient(path, autostart=False, timeout=120).shutdown()
             return
-        except EngineUnavailable:
+        except EngineError:
             time.sleep(0.2)
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from engine.canvas import EOI, PAD
-from engine.textonly import TextOnlyDiffusionGemma
+from engine.serve.textonly import TextOnlyDiffusionGemma
 from training import train
 
 SOURCE = '''import os
@@ -98,7 +98,7 @@ def test_a_training_step_lowers_the_loss_on_its_batch(examples):
 
 
 def test_compiled_layers_train_as_the_eager_ones_do(examples):
-    from engine.compiled import compile_layers
+    from engine.serve.compiled import compile_layers
 
     eager = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)
     compiled = TextOnlyDiffusionGemma.from_pretrained(train.PACKAGED, dtype=torch.float32)

@@ -3,7 +3,7 @@
 One worker thread owns the model. Requests that arrive together share forward passes. A request
 is dropped between denoising steps once it is cancelled, superseded by a newer request for the
 same document, or past its deadline; its future fails with the protocol's error code at once.
-Used by the daemon (`engine.daemon`) and in-process by the batch CLI (`InProcessEngine`).
+Used by the daemon (`engine.serve.daemon`) and in-process by the batch CLI (`engine.in_process`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import protocol as p
-from engine.engine import BackgroundCompile, Engine, Job
+from engine.serve.engine import BackgroundCompile, Engine, Job
 
 log = logging.getLogger("dg-engine")
 BATCH_WINDOW_S = 0.002  # how long the worker waits for company before running a lone request
 STOP_TIMEOUT_S = 30.0  # a running batch ends at its next denoising step once its requests are dropped
-
-
-class RequestFailed(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -54,7 +48,7 @@ class Pending:
             if code is None:
                 self.future.set_result(result)
             else:
-                self.future.set_exception(RequestFailed(code, message or code))
+                self.future.set_exception(p.EngineError(code, message or code))
 
         self.loop.call_soon_threadsafe(apply)
 
@@ -94,12 +88,12 @@ class Scheduler:
             self.compiling.cancel()
 
     def submit(self, request: p.InfillRequest) -> asyncio.Future:
-        """Queue a request; its future resolves to an InfillResult or fails with RequestFailed."""
+        """Queue a request; its future resolves to an InfillResult or fails with EngineError."""
         loop = asyncio.get_running_loop()
         deadline = None if request.deadline_ms is None else time.perf_counter() + request.deadline_ms / 1000
         pend = Pending(request, loop.create_future(), loop, deadline)
         if self.load_error is not None:
-            pend.settle(code=p.INTERNAL, message=f"the model failed to load: {self.load_error}")
+            pend.settle(code=p.LOAD_FAILED, message=f"the model failed to load: {self.load_error}")
             return pend.future
         with self.lock:
             if request.doc:
@@ -163,7 +157,7 @@ class Scheduler:
             if self.on_load_failure is not None:
                 self.on_load_failure()
             while (pend := self.queue.get()) is not None:
-                pend.settle(code=p.INTERNAL, message=f"the model failed to load: {exc}")
+                pend.settle(code=p.LOAD_FAILED, message=f"the model failed to load: {exc}")
             return
         self.ready.set()
         log.info("model ready: %s", self.engine.status())
@@ -192,36 +186,3 @@ class Scheduler:
                         pend.settle(code=pend.dropped or p.CANCELLED, message=f"dropped while running ({pend.dropped})")
                     self._forget(pend)
 
-
-class InProcessEngine:
-    """The engine inside the calling process, with the async API of `AsyncEngineClient`."""
-
-    def __init__(self, model_dir=None, **engine_kwargs):
-        from engine import DEFAULT_MODEL_DIR
-
-        self.scheduler = Scheduler(lambda: Engine(model_dir or DEFAULT_MODEL_DIR, **engine_kwargs))
-        self.scheduler.start()
-        self._ids = 0
-
-    async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
-                     deadline_ms: int | None = None, id: str | None = None,
-                     max_lines: int | None = None) -> p.InfillResult:
-        from engine.client import EngineError
-
-        self._ids += 1
-        fields = p.infill_fields(prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms,
-                                 max_lines=max_lines)
-        request = p.parse_infill(dict(id=id or f"i{self._ids}", **fields))
-        try:
-            return await self.scheduler.submit(request)
-        except RequestFailed as exc:
-            raise EngineError(exc.code, str(exc)) from None
-
-    async def cancel(self, id: str) -> None:
-        self.scheduler.cancel(id)
-
-    async def status(self) -> p.Status:
-        return self.scheduler.status()
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self.scheduler.stop)

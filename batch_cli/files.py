@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from infill.batch.gitignore import IgnoreRules, Pattern, compile_pattern
+from batch_cli.gitignore import IgnoreRules, Pattern, compile_pattern
 from infill.languages import resolve
 
 

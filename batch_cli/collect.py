@@ -6,11 +6,11 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infill.batch.files import Filters, walk
-from infill.batch.holes import Hole, HoleError, at, find_markers, span
-from infill.batch.plan import FilePlan, plan
-from infill.batch.report import Reporter
-from infill.batch.textfile import Unreadable, read
+from batch_cli.files import Filters, walk
+from batch_cli.holes import Hole, HoleError, at, find_markers, span
+from batch_cli.plan import FilePlan, plan
+from batch_cli.report import Reporter
+from batch_cli.textfile import Unreadable, read
 
 
 class UsageError(Exception):

@@ -5,8 +5,8 @@
     dg-infill --at app.py:12:9 --json    # one spot, one JSON record
     dg-infill --span app.py:20-28        # regenerate lines 20 to 28
 
-Exit status: 0 every hole filled, 1 some holes left, 2 usage or engine error; a run stopped by
-SIGINT or SIGTERM exits with 128 + the signal's number, every file either written whole or untouched.
+Exit status: engine/exit_status.py, shared with dg-engine (and --help). A run stopped by SIGINT or
+SIGTERM leaves every file either written whole or untouched.
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ import signal
 import sys
 from pathlib import Path
 
-from engine import DEFAULT_MODEL_DIR
-from engine.client import EngineUnavailable
-from engine.modeldir import ModelDirError, check_dir, declared_languages
-from infill.batch.atomic import ChangedOnDisk, leftovers, replace_if_unchanged
-from infill.batch.collect import Spot, UsageError, collect
-from infill.batch.engines import open_engine
-from infill.batch.files import Filters
-from infill.batch.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, leave_uncovered, mark_unwritten
-from infill.batch.report import Reporter, plural
-from infill.batch.run import fill_all
-from infill.batch.textfile import TextFile
+from engine import DEFAULT_MODEL_DIR, exit_status
+from engine.protocol import EngineError
+from engine.modeldir import ModelDirError, check_dir
+from batch_cli.atomic import ChangedOnDisk, leftovers, replace_if_unchanged
+from batch_cli.collect import Spot, UsageError, collect
+from batch_cli.engines import open_engine
+from batch_cli.files import Filters
+from batch_cli.plan import CHANGED, ENGINE_ERROR, WRITE_FAILED, FilePlan, leave_uncovered, mark_unwritten
+from batch_cli.report import Reporter, plural
+from batch_cli.run import fill_all
+from batch_cli.textfile import TextFile
 from infill.languages import LANGUAGES
-from infill.settings import DEFAULT_MAX_LINES, DEFAULT_MIN_CONFIDENCE, MAX_LINES_LIMIT
+from engine.spec import ModelSpec
+from infill.settings import MAX_LINES_LIMIT, Settings
 
-EXIT_FILLED, EXIT_HOLES_LEFT, EXIT_ERROR = 0, 1, 2
 DEFAULT_MARKER = "<FILL>"
 DEFAULT_JOBS = 16
 DEFAULT_MAX_BYTES = 1_000_000
@@ -65,8 +65,7 @@ def parser() -> argparse.ArgumentParser:
     languages = sorted({lang.name for lang in LANGUAGES} | {"text"})
     ap = argparse.ArgumentParser(
         prog="dg-infill", description="Fill code holes across files with the dg-lsp diffusion model.",
-        epilog="Exit status: 0 all holes filled, 1 some holes left, 2 usage or engine error, 128+N stopped by "
-               "signal N (every file then written whole or untouched).")
+        epilog=exit_status.table("dg-infill"))
     ap.add_argument("paths", nargs="*", metavar="PATH", help="files and directories to search for holes")
     holes = ap.add_argument_group("holes")
     holes.add_argument("--marker", default=DEFAULT_MARKER, metavar="TEXT",
@@ -90,11 +89,11 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="print one JSON record per hole instead of a diff")
     output.add_argument("--allow-parse-errors", action="store_true",
                         help="keep completions that make the file fail to parse")
-    output.add_argument("--min-confidence", type=_confidence, default=DEFAULT_MIN_CONFIDENCE, metavar="X",
-                        help=f"fill a hole up to the model's first token less confident than X, as the editor shows "
-                             f"it (default: {DEFAULT_MIN_CONFIDENCE})")
-    output.add_argument("--max-lines", type=_max_lines, default=DEFAULT_MAX_LINES, metavar="N",
-                        help=f"longest completion for a block hole, in lines (default: {DEFAULT_MAX_LINES})")
+    output.add_argument("--min-confidence", type=_confidence, metavar="X",
+                        help="fill a hole up to the model's first token less confident than X, as the editor shows "
+                             "it (default: the model's own, `dg-engine status` shows it)")
+    output.add_argument("--max-lines", type=_max_lines, metavar="N",
+                        help="longest completion for a block hole, in lines (default: the model's own)")
     output.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
     engine = ap.add_argument_group("engine")
     engine.add_argument("--jobs", "-j", type=_positive, default=DEFAULT_JOBS, metavar="N",
@@ -143,7 +142,7 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
         reporter.file_done(position, file_plan, written)
 
     reporter.start(sum(len(p.holes) for p in plans), len(plans))
-    unavailable: list[Exception] = []
+    unreachable: list[EngineError] = []
     try:
         try:
             # No engine when every hole was left before asking (a language the model does not cover).
@@ -153,8 +152,9 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
                 await fill_all(engine, plans, jobs=args.jobs, min_confidence=args.min_confidence,
                                allow_parse_errors=args.allow_parse_errors, on_answer=reporter.answered,
                                on_file=on_file)
-        except* EngineUnavailable as group:
-            unavailable.extend(_leaves(group))
+        except* EngineError as group:
+            # fill_all lets only an unreachable engine through; each other error stays with its hole.
+            unreachable.extend(_leaves(group))
     except asyncio.CancelledError:
         if not received:
             raise
@@ -163,14 +163,14 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     reporter.stop()
-    if unavailable:
+    if unreachable:
         reporter.flush()
-        reporter.error(f"engine unavailable: {str(unavailable[0]).removeprefix('unavailable: ')}")
-        return EXIT_ERROR
+        reporter.error(f"engine unavailable: {unreachable[0]}")
+        return exit_status.ENGINE
     reporter.summary()
     if reporter.statuses[ENGINE_ERROR]:
-        return EXIT_ERROR
-    return EXIT_HOLES_LEFT if reporter.holes_left else EXIT_FILLED
+        return exit_status.ENGINE
+    return exit_status.HOLES_LEFT if reporter.holes_left else exit_status.OK
 
 
 def interrupted(args, reporter: Reporter, signum: int) -> int:
@@ -182,7 +182,7 @@ def interrupted(args, reporter: Reporter, signum: int) -> int:
                        "the others untouched")
     else:
         reporter.error(f"interrupted by {name}; no file was changed")
-    return 128 + signum
+    return exit_status.stopped_by(signum)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
@@ -213,22 +213,26 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"unknown encoding {args.encoding!r}") from None
         if args.model is not None or args.in_process:
             check_dir(args.model or DEFAULT_MODEL_DIR)
+        spec = ModelSpec.read(args.model or DEFAULT_MODEL_DIR)
+        # What the user left unset comes from the model's spec, as in the editor.
+        chosen = Settings(min_confidence=args.min_confidence, max_lines=args.max_lines)
+        resolved = chosen.for_model(spec.min_confidence, spec.max_lines)
+        args.min_confidence, args.max_lines = resolved.min_confidence, resolved.max_lines
         spots = [Spot.parse("--at", spec) for spec in args.at] + [Spot.parse("--span", spec) for spec in args.span]
         plans = collect(args.paths, spots, Filters.create(languages, args.glob, not args.no_ignore), reporter,
                         marker=args.marker, max_bytes=args.max_bytes, encoding=args.encoding,
                         max_lines=args.max_lines)
-        covered = declared_languages(args.model or DEFAULT_MODEL_DIR)
         for file_plan in plans:
-            leave_uncovered(file_plan, covered)
+            leave_uncovered(file_plan, spec.languages)
             for stale in leftovers(file_plan.file.path):
                 stale.unlink(missing_ok=True)
                 reporter.warning(f"removed {stale}, a temporary file an interrupted run left (the file beside it is whole)")
     except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
-        return EXIT_ERROR
+        return exit_status.USAGE
     if not plans:
         reporter.err.print(f"No holes found (looked for {args.marker!r}).", markup=False)
-        return EXIT_FILLED
+        return exit_status.OK
     try:
         return asyncio.run(run(args, reporter, plans))
     except KeyboardInterrupt:

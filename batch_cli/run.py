@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from engine.client import EngineError, EngineUnavailable
-from infill.batch.plan import ENGINE_ERROR, FilePlan, compose, record_answer
+from engine.protocol import EngineError
+from batch_cli.plan import ENGINE_ERROR, FilePlan, compose, record_answer
 
 
 async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: float,
@@ -15,7 +15,7 @@ async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: 
                    on_file: Callable[[int, FilePlan], None]) -> None:
     """Fill the holes of `plans`, at most `jobs` requests in flight.
 
-    EngineUnavailable ends the run (other requests are cancelled); any other engine error leaves
+    An unreachable engine ends the run (other requests are cancelled); any other engine error leaves
     its hole unfilled. `on_file(index, plan)` runs once per file, after it is composed.
     """
     limit = asyncio.Semaphore(jobs)
@@ -29,10 +29,10 @@ async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: 
                 # older one with the same key, and holes of one file must be batched, not dropped.
                 result = await engine.infill(request.prefix, request.suffix, max_tokens=request.max_tokens,
                                              max_lines=request.max_lines, doc=f"{file_plan.uri}#hole{index}")
-            except EngineUnavailable:
-                raise
             except EngineError as exc:
-                outcome.status, outcome.message = ENGINE_ERROR, str(exc)
+                if exc.unreachable:
+                    raise
+                outcome.status, outcome.message = ENGINE_ERROR, f"{exc} ({exc.code})"
                 on_answer()
                 return None
         record_answer(outcome, result)

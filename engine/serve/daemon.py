@@ -21,7 +21,7 @@ from pathlib import Path
 
 from engine import protocol as p
 from engine.address import ListenError
-from engine.scheduler import RequestFailed, Scheduler
+from engine.serve.scheduler import Scheduler
 
 log = logging.getLogger("dg-engine")
 READ_CHUNK = 65536
@@ -163,7 +163,7 @@ class Daemon:
     async def authenticate(self, line: bytes, writer) -> bool:
         try:
             msg = p.decode(line)
-        except p.ProtocolError:
+        except p.EngineError:
             msg = {}
         # Bytes: compare_digest refuses str with non-ASCII characters.
         good = msg.get("op") == "auth" and hmac.compare_digest(str(msg.get("token", "")).encode(errors="replace"),
@@ -194,8 +194,8 @@ class Daemon:
             elif op == "auth":
                 await self.reply(writer, p.ok(msg.get("id"), {}))
             else:
-                raise p.ProtocolError(p.BAD_REQUEST, f"unknown op {op!r}")
-        except p.ProtocolError as exc:
+                raise p.EngineError(p.BAD_REQUEST, f"unknown op {op!r}")
+        except p.EngineError as exc:
             await self.reply(writer, p.error(msg.get("id"), exc.code, str(exc)))
         except Exception as exc:  # noqa: BLE001 - the module promises a reply and a connection that keeps working
             log.exception("request failed: %.200r", line)
@@ -205,7 +205,7 @@ class Daemon:
         try:
             result = await self.scheduler.submit(request)
             await self.reply(writer, p.ok(request.id, result))
-        except RequestFailed as exc:
+        except p.EngineError as exc:
             await self.reply(writer, p.error(request.id, exc.code, str(exc)))
         except Exception as exc:  # noqa: BLE001 - every request gets an answer
             log.exception("infill %s failed", request.id)

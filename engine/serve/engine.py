@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 
 from engine import protocol as p
 from engine.canvas import Layout, fit, layout_for, split_context
-from engine.compiled import compiled_copy
-from engine.denoise import ENTROPY_BOUND, Row, SamplerSettings, denoise
-from engine.kvcache import PrefixCache, encode_contexts
-from engine.model import load
+from engine.serve.compiled import compiled_copy
+from engine.serve.denoise import Row, SamplerSettings, denoise
+from engine.spec import ENTROPY_BOUND
+from engine.serve.kvcache import PrefixCache, encode_contexts
+from engine.serve.model import load
 
 WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
 WARM_UP_SUFFIX = "\n\ngreet('world')\n"
@@ -134,7 +135,7 @@ class Engine:
 
     def compile_in_background(self) -> BackgroundCompile:
         """Compile a copy of the model beside the serving one and swap it in once it is warm (see
-        engine/compiled.py). CPU only: the copy doubles the weights in memory."""
+        engine/serve/compiled.py). CPU only: the copy doubles the weights in memory."""
         return BackgroundCompile(self)
 
     def heals(self) -> bool:
@@ -145,8 +146,8 @@ class Engine:
         """One layout when the model marks the middle's end, else a few gap lengths to rank."""
         lm = self.lm
         if lm.eoi_id is not None:
-            return [layout_for(lm.encode, lm.sep_id, prefix, req.suffix, req.max_tokens, lm.canvases, lm.budget)]
-        context = split_context(lm.encode, lm.sep_id, prefix, req.suffix, lm.budget)
+            return [layout_for(lm.encode, lm.sep_id, prefix, req.suffix, req.max_tokens, lm.spec.canvases, lm.spec.budget)]
+        context = split_context(lm.encode, lm.sep_id, prefix, req.suffix, lm.spec.budget)
         gaps = sorted({max(4, req.max_tokens // 4), max(4, req.max_tokens // 2), req.max_tokens})
         return [fit(context, len(context.left_flank) + len(context.right_flank) + g) for g in gaps]
 
@@ -201,11 +202,13 @@ class Engine:
 
     def status(self, queue_depth: int = 0, ready: bool = True) -> p.Status:
         return p.Status(
-            model=self.lm.name,
+            model=self.lm.spec.name,
             device=str(self.lm.device),
             dtype=str(self.lm.dtype).removeprefix("torch."),
             compiled=self.compiled,
-            languages=list(self.lm.languages),
+            languages=list(self.lm.spec.languages),
+            min_confidence=self.lm.spec.min_confidence,
+            max_lines=self.lm.spec.max_lines,
             ready=ready,
             queue_depth=queue_depth,
             requests=self.stats.requests,

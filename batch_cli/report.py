@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infill.batch.plan import FILLED, FilePlan
+from batch_cli.plan import FILLED, FilePlan
 
 _LINES = re.compile(r"[^\n]*\n|[^\n]+$")
 

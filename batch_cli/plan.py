@@ -10,20 +10,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from batch_cli.holes import Fill, Hole, close_holes, open_holes
+from batch_cli.textfile import TextFile, with_newlines
 from engine.protocol import InfillResult
-from infill import CompletionRequest, Document, build_request, postprocess
-from infill.judge import confident_cuts, judge
-from infill.batch.holes import Fill, Hole, close_holes, open_holes
-from infill.batch.textfile import TextFile, with_newlines
+from infill import Completion, CompletionRequest, Document, build_request
+from infill.completion import EMPTY, LOW_CONFIDENCE, PARSE_ERROR, STALE, UNSUPPORTED_LANGUAGE
+from infill.judge import judge, uncovered
 
-# Hole statuses, as --json reports them.
+# Hole statuses, as --json reports them: the judge's reasons (infill.completion), and the CLI's own.
 FILLED = "filled"
-EMPTY = "empty"  # post-processing left nothing worth inserting
-PARSE_ERROR = "parse_error"  # the completion would make the file fail to parse
-LOW_CONFIDENCE = "low_confidence"
 UNENCODABLE = "unencodable"  # the completion has characters the file's encoding lacks
 NO_GAP = "no_gap"  # no completion makes sense at this place (inside a word, say)
-UNSUPPORTED_LANGUAGE = "unsupported_language"  # the model was not trained on the file's language
 ENGINE_ERROR = "engine_error"
 # Filled, but not written: the file changed on disk since it was read, or the write failed.
 CHANGED = "changed"
@@ -36,6 +33,7 @@ MESSAGES = {
     UNENCODABLE: "the completion has characters the file's encoding cannot hold",
     NO_GAP: "no completion makes sense here (inside a word or a line ending)",
     UNSUPPORTED_LANGUAGE: "the model was not trained on this file's language; --model a model that covers it",
+    STALE: "the file changed while the model worked",
 }
 
 
@@ -98,12 +96,12 @@ def leave_uncovered(file_plan: FilePlan, languages: tuple[str, ...]) -> None:
     """Leave every hole of a file whose language the model does not declare (none when it declares
     none)."""
     language = file_plan.document.language
-    if not languages or (language is not None and language.name.lower() in {x.lower() for x in languages}):
+    rejection = uncovered([language.name] if language else [], languages)
+    if rejection is None:
         return
     for outcome, request in zip(file_plan.outcomes, file_plan.requests):
         if request is not None:
-            _leave(outcome, UNSUPPORTED_LANGUAGE,
-                   f"{MESSAGES[UNSUPPORTED_LANGUAGE]} (it covers {', '.join(languages)})")
+            _leave(outcome, rejection.reason, f"{MESSAGES[rejection.reason]} ({rejection.detail})")
     file_plan.requests = [None] * len(file_plan.requests)
 
 
@@ -126,25 +124,13 @@ def compose(file_plan: FilePlan, answers: dict[int, str], *, min_confidence: flo
     fills: dict[int, Fill] = {}
     for index in sorted(answers, reverse=True):
         outcome, request = file_plan.outcomes[index], file_plan.requests[index]
-        # The editor's judge: the answer up to its first token below the gate, cut shorter at token
-        # boundaries until it is well-formed.
-        cuts = confident_cuts(answers[index], outcome.token_confidences, outcome.token_ends, min_confidence)
-        if not cuts:
-            # The first token that writes text: a healed one re-writes what the file holds.
-            first = next((c for c, end in zip(outcome.token_confidences, outcome.token_ends) if end > 0), 0.0)
-            _leave(outcome, LOW_CONFIDENCE, f"{MESSAGES[LOW_CONFIDENCE]} ({first:.2f} < {min_confidence:.2f})")
+        verdict = judge(request, answers[index], outcome.token_confidences, outcome.token_ends, document,
+                        min_confidence, allow_parse_errors=allow_parse_errors)
+        if not isinstance(verdict, Completion):
+            message = MESSAGES[verdict.reason] + (f" ({verdict.detail})" if verdict.detail else "")
+            _leave(outcome, verdict.reason, message, text=verdict.text)
             continue
-        completion = judge(request, answers[index], outcome.token_confidences, outcome.token_ends, document,
-                           min_confidence)
-        if completion is None:
-            unchecked = postprocess(request, cuts[0], None)
-            if unchecked is None:
-                _leave(outcome, EMPTY)
-                continue
-            if not allow_parse_errors:
-                _leave(outcome, PARSE_ERROR, text=unchecked.text)
-                continue
-            completion = unchecked
+        completion = verdict
         text = with_newlines(completion.text, file.newline)
         if not file.can_encode(text):
             _leave(outcome, UNENCODABLE, f"{MESSAGES[UNENCODABLE]} ({file.encoding})", text=text)

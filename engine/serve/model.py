@@ -7,7 +7,6 @@ tower), on the best device present, in the dtype that measures faster there.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +16,11 @@ from safetensors import SafetensorError
 from tokenizers import Tokenizer
 from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
 
-from engine.canvas import EOI, PAD, SEP, Budget
-from engine.denoise import ENTROPY_BOUND, ORDERS, SamplerSettings
+from engine.canvas import EOI, PAD, SEP
 from engine.modeldir import ModelDirError, check_dir
-from engine.textonly import TextOnlyDiffusionGemma
-
-# Budgets for checkpoints that do not carry dg.json (DiffusionGemma was trained on long contexts).
-LARGE_MODEL_BUDGET = Budget(encoder_suffix=512, encoder_prefix=2048, left_flank=32, right_flank=32)
+from engine.serve.denoise import SamplerSettings
+from engine.serve.textonly import TextOnlyDiffusionGemma
+from engine.spec import ModelSpec
 
 
 def dense_experts_forward(self, hidden_states, top_k_index, top_k_weights):
@@ -49,16 +46,13 @@ DENSE_EXPERTS_MAX = 8  # above this many experts the gather loop wins
 class LoadedModel:
     model: TextOnlyDiffusionGemma
     tokenizer: Tokenizer
-    name: str
+    spec: ModelSpec
     path: Path
     device: torch.device
-    budget: Budget
-    canvases: tuple[int, ...]  # canvas lengths the model was trained on
     sampler: SamplerSettings
     sep_id: int
     eoi_id: int | None  # None: the checkpoint has no end-of-infill token; rank several gap lengths
     pad_id: int
-    languages: tuple[str, ...] = ()  # what it was trained on (dg.json); empty: it claims any
 
     @property
     def dtype(self) -> torch.dtype:
@@ -125,9 +119,9 @@ def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
     return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
 
 
-def sampler_settings(generation_config, order: str | None, verify: int | None = None) -> SamplerSettings:
+def sampler_settings(generation_config, order: str, verify: int | None = None) -> SamplerSettings:
     """The checkpoint's own denoising defaults (generation_config.json, and the order and the draft
-    order's verification rows from dg.json), ours where it sets none."""
+    order's verification rows from its spec), ours where it sets none."""
     g = generation_config
     found = dict(max_steps=g.max_denoising_steps, t_min=g.t_min, t_max=g.t_max,
                  stability_threshold=g.stability_threshold, confidence_threshold=g.confidence_threshold,
@@ -151,6 +145,7 @@ def cpu_dtype() -> torch.dtype:
 def load(path: str | Path, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     path = Path(path).expanduser().resolve()
     check_dir(path)
+    spec = ModelSpec.read(path)
     dev = torch.device(device) if device else pick_device()
     try:
         model, info = TextOnlyDiffusionGemma.from_pretrained(
@@ -170,18 +165,12 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     text_cfg = model.config.text_config
     if text_cfg.num_experts and text_cfg.num_experts <= DENSE_EXPERTS_MAX and dev.type == "cpu":
         text_cfg._experts_implementation = "dense"
-    extra = json.loads((path / "dg.json").read_text()) if (path / "dg.json").exists() else {}
-    budget = Budget.from_dict(extra["budget"]) if "budget" in extra else LARGE_MODEL_BUDGET
-    if extra.get("order", ENTROPY_BOUND) not in ORDERS:
-        raise ModelDirError(f"{path / 'dg.json'}: unknown denoising order {extra['order']!r} "
-                            f"(known: {', '.join(ORDERS)})")
     model = model.to(dev).eval()
     if dtype:
         model = model.to(getattr(torch, dtype))
     else:
         model = model.to(torch.bfloat16 if dev.type != "cpu" else cpu_dtype())
     sep, eoi, pad = special_ids(tokenizer, model.config)
-    return LoadedModel(model=model, tokenizer=tokenizer, name=extra.get("name", path.name), path=path, device=dev,
-                       budget=budget, canvases=tuple(extra.get("canvases", [model.config.canvas_length])),
-                       sampler=sampler_settings(model.generation_config, extra.get("order"), extra.get("verify")), sep_id=sep,
-                       eoi_id=eoi, pad_id=pad, languages=tuple(extra.get("languages", ())))
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, path=path, device=dev,
+                       sampler=sampler_settings(model.generation_config, spec.order, spec.verify), sep_id=sep,
+                       eoi_id=eoi, pad_id=pad)

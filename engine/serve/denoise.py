@@ -38,11 +38,10 @@ import torch
 from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
 
 from engine.canvas import Layout, middle_from_gap
-from engine.kvcache import batch_caches
+from engine.serve.kvcache import batch_caches
+from engine.spec import DRAFT, ENTROPY_BOUND, LEFT_TO_RIGHT
 
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
-ENTROPY_BOUND, LEFT_TO_RIGHT, DRAFT = "entropy_bound", "left_to_right", "draft"
-ORDERS = (ENTROPY_BOUND, LEFT_TO_RIGHT, DRAFT)
 _EXP_FLOOR = -87.0
 
 

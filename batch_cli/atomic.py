@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from infill.batch.textfile import Snapshot
+from batch_cli.textfile import Snapshot
 
 
 class ChangedOnDisk(Exception):

@@ -1,0 +1,82 @@
+"""The model spec: what a model directory says about how to serve it, read once, without torch.
+
+A checkpoint's `config.json` gives its canvas length. dg-tiny's models also carry `dg.json`: the
+layout's budgets, the canvases it was trained on, the denoising order, the languages it knows and
+the defaults calibrated on it (the confidence gate and max lines; the figures are in its model
+card). A stock checkpoint has no `dg.json`: it gets DiffusionGemma's order, budgets for a model
+trained on long contexts, and the front ends' generic defaults. The engine, the LSP server, the
+CLI and training read models through `ModelSpec.read`; none of them reads `dg.json` by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engine.canvas import Budget
+from engine.modeldir import ModelDirError
+
+# The orders the engine can denoise in (engine/serve/denoise.py says what each does).
+ENTROPY_BOUND, LEFT_TO_RIGHT, DRAFT = "entropy_bound", "left_to_right", "draft"
+ORDERS = (ENTROPY_BOUND, LEFT_TO_RIGHT, DRAFT)
+# Budgets for checkpoints that do not carry dg.json (DiffusionGemma was trained on long contexts).
+LARGE_MODEL_BUDGET = Budget(encoder_suffix=512, encoder_prefix=2048, left_flank=32, right_flank=32)
+DG_JSON = "dg.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    budget: Budget
+    canvases: tuple[int, ...]  # canvas lengths the model was trained on, the largest last
+    order: str = ENTROPY_BOUND
+    verify: int | None = None  # the draft order's verification rows per request
+    languages: tuple[str, ...] = ()  # what it was trained on; empty: it claims any
+    # Defaults calibrated on this model; None where it has none (the front ends' generic ones apply).
+    min_confidence: float | None = None
+    max_lines: int | None = None
+    training: dict = field(default_factory=dict)  # the recipe's counters, so that training resumes the count
+
+    @classmethod
+    def read(cls, path: Path) -> ModelSpec:
+        """The spec of the model in `path`; ModelDirError, in one line, for a dg.json that cannot work."""
+        path = Path(path)
+        extra = _json_object(path / DG_JSON) if (path / DG_JSON).exists() else {}
+        config = _json_object(path / "config.json") if (path / "config.json").exists() else {}
+        try:
+            spec = cls(name=str(extra.get("name", path.name)),
+                       budget=Budget.from_dict(extra["budget"]) if "budget" in extra else LARGE_MODEL_BUDGET,
+                       canvases=tuple(sorted(int(n) for n in extra.get("canvases", [config.get("canvas_length",
+                                                                                                  256)]))),
+                       order=str(extra.get("order", ENTROPY_BOUND)),
+                       verify=None if extra.get("verify") is None else int(extra["verify"]),
+                       languages=tuple(str(name) for name in extra.get("languages", ())),
+                       min_confidence=None if extra.get("min_confidence") is None else float(extra["min_confidence"]),
+                       max_lines=None if extra.get("max_lines") is None else int(extra["max_lines"]),
+                       training=dict(extra.get("training", {})))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ModelDirError(f"{path / DG_JSON}: a field has the wrong type ({exc})") from None
+        if spec.order not in ORDERS:
+            raise ModelDirError(f"{path / DG_JSON}: unknown denoising order {spec.order!r} (known: {', '.join(ORDERS)})")
+        if spec.min_confidence is not None and not 0.0 <= spec.min_confidence <= 1.0:
+            raise ModelDirError(f"{path / DG_JSON}: min_confidence must be from 0 to 1, not {spec.min_confidence}")
+        if spec.max_lines is not None and spec.max_lines < 1:
+            raise ModelDirError(f"{path / DG_JSON}: max_lines must be at least 1, not {spec.max_lines}")
+        return spec
+
+    def write(self, path: Path) -> None:
+        """Write dg.json into the model directory `path`."""
+        fields = asdict(self)
+        fields["canvases"], fields["languages"] = list(self.canvases), list(self.languages)
+        (Path(path) / DG_JSON).write_text(json.dumps({k: v for k, v in fields.items() if v is not None}, indent=1))
+
+
+def _json_object(file: Path) -> dict:
+    try:
+        value = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelDirError(f"{file} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ModelDirError(f"{file} is not a JSON object")
+    return value
