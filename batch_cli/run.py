@@ -28,7 +28,8 @@ async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: 
                 # Each hole has a document key of its own: the daemon lets a request supersede an
                 # older one with the same key, and holes of one file must be batched, not dropped.
                 result = await engine.infill(request.prefix, request.suffix, max_tokens=request.max_tokens,
-                                             max_lines=request.max_lines, doc=f"{file_plan.uri}#hole{index}")
+                                             max_lines=request.max_lines, doc=f"{file_plan.uri}#hole{index}",
+                                             gate=min_confidence)
             except EngineError as exc:
                 if exc.unreachable:
                     raise

@@ -5,7 +5,8 @@ character typed, Enter with the next line's indentation), without accepting anyt
 infill builds the request as the server does, the engine answers once, and the judge picks the
 item for every threshold. An item is right when applying it (as VS Code does) gives the file as it
 goes on. `bench.typing` then confirms the chosen default over LSP, where accepted items, typing-
-through and the answer cache change which positions are asked.
+through and the answer cache change which positions are asked. Last, it times the engine stopping
+each answer at the model's gate (the `gate` of an infill request) against answering it whole.
 
     python -m bench.gate                      # 8 held-out files x 3 stretches
     python -m bench.gate --model runs/dg-tiny/export --files 4
@@ -17,6 +18,8 @@ import argparse
 import dataclasses
 import os
 import platform
+import statistics
+import time
 from pathlib import Path
 
 from bench.typing import CORPUS, heldout_files, keystroke, stretches
@@ -54,6 +57,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
     ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
+    ap.add_argument("--timed", type=int, default=200,
+                    help="requests asked one at a time, as an editor asks, with and without the gate (0: none)")
     args = ap.parse_args()
 
     from engine.serve.engine import Engine, Job
@@ -94,6 +99,33 @@ def main() -> None:
                 chars += gained
         n = len(places)
         print(f"{threshold:>5} | {shown / n:>6.1%} {right / max(1, shown):>6.1%} {chars / n:>17.2f}")
+    if args.timed:
+        timed_gate(engine, Job, places, asked[: args.timed], settings.min_confidence)
+
+
+def timed_gate(engine, Job, places, asked, gate: float) -> None:
+    """The engine stopping each answer at its first token below the gate, against answering it whole,
+    one request at a time as an editor asks: the steps and time saved, and whether the judge shows
+    the same items."""
+    runs = {}
+    for name, stop in (("whole", None), ("gated", gate)):
+        ms, steps, items = [], [], []
+        for i, r in asked:
+            started = time.perf_counter()
+            answer = engine.run([Job(p.InfillRequest(id=str(i), prefix=r.prefix, suffix=r.suffix,
+                                                     max_tokens=r.max_tokens, max_lines=r.max_lines, gate=stop))])[0]
+            ms.append((time.perf_counter() - started) * 1000)
+            steps.append(answer.steps)
+            doc = places[i][0]
+            item = judge(r, answer.text, answer.token_confidences, answer.token_ends, doc, gate)
+            items.append(item if isinstance(item, Completion) else None)
+        runs[name] = (statistics.median(ms), statistics.fmean(ms), statistics.fmean(steps), items)
+        print(f"{name:>6}: {len(asked)} requests one at a time: p50 {runs[name][0]:.1f} ms, mean "
+              f"{runs[name][1]:.1f} ms, {runs[name][2]:.2f} steps per request")
+    same = sum(a == b for a, b in zip(runs["whole"][3], runs["gated"][3]))
+    print(f"gate {gate}: gated/whole time p50 {runs['gated'][0] / runs['whole'][0]:.2f}x, mean "
+          f"{runs['gated'][1] / runs['whole'][1]:.2f}x, steps {runs['gated'][2] / runs['whole'][2]:.2f}x; "
+          f"the same item shown at {same} of {len(asked)}")
 
 
 if __name__ == "__main__":

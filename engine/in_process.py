@@ -23,11 +23,11 @@ class InProcessEngine:
 
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                      deadline_ms: int | None = None, id: str | None = None,
-                     max_lines: int | None = None) -> p.InfillResult:
+                     max_lines: int | None = None, gate: float | None = None) -> p.InfillResult:
         """The result, or EngineError with the code the daemon would have replied."""
         self._ids += 1
         fields = p.infill_fields(prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms,
-                                 max_lines=max_lines)
+                                 max_lines=max_lines, gate=gate)
         return await self.scheduler.submit(p.parse_infill(dict(id=id or f"i{self._ids}", **fields)))
 
     async def cancel(self, id: str) -> None:

@@ -67,6 +67,9 @@ class InfillRequest:
     doc: str = ""
     deadline_ms: int | None = None
     max_lines: int | None = None  # the middle ends after this many lines (None: where the model ends it)
+    # The client shows the middle only up to its first token less confident than this (its judge's
+    # gate), so orders that write from the left stop there rather than spend steps on what nobody sees.
+    gate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -149,11 +152,11 @@ def decode(line: bytes) -> dict:
 
 
 def infill_fields(prefix: str, suffix: str, *, max_tokens: int, doc: str = "", deadline_ms: int | None = None,
-                  max_lines: int | None = None) -> dict:
+                  max_lines: int | None = None, gate: float | None = None) -> dict:
     """An infill request's fields as every client sends them. The gap is clamped to the wire's limit
     here, once: a block of many lines may ask for more than a gap holds, and gets what fits."""
     return dict(prefix=prefix, suffix=suffix, max_tokens=max(1, min(max_tokens, MAX_GAP_TOKENS)), doc=doc,
-                deadline_ms=deadline_ms, max_lines=max_lines)
+                deadline_ms=deadline_ms, max_lines=max_lines, gate=gate)
 
 
 def parse_infill(msg: dict) -> InfillRequest:
@@ -166,6 +169,7 @@ def parse_infill(msg: dict) -> InfillRequest:
             doc=str(msg.get("doc", "")),
             deadline_ms=None if msg.get("deadline_ms") is None else int(msg["deadline_ms"]),
             max_lines=None if msg.get("max_lines") is None else int(msg["max_lines"]),
+            gate=None if msg.get("gate") is None else float(msg["gate"]),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e400)
         raise EngineError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
@@ -175,6 +179,8 @@ def parse_infill(msg: dict) -> InfillRequest:
         raise EngineError(BAD_REQUEST, f"max_tokens must be within 1..{MAX_GAP_TOKENS}")
     if req.max_lines is not None and req.max_lines < 1:
         raise EngineError(BAD_REQUEST, "max_lines must be at least 1")
+    if req.gate is not None and not 0.0 <= req.gate <= 1.0:
+        raise EngineError(BAD_REQUEST, "gate must be from 0 to 1")
     return req
 
 

@@ -94,13 +94,15 @@ class Completer:
                                 open_documents=[other.doc for other in self.documents])
         if request is None:
             return None, S.NONE
-        key = (request.language, request.mode, request.max_tokens, request.max_lines, request.prefix, request.suffix)
+        # The gate is in the key: the engine stops an answer at its first token below it.
+        key = (request.language, request.mode, request.max_tokens, request.max_lines, settings.min_confidence,
+               request.prefix, request.suffix)
         answer = self.cache.get(key)
         source = S.CACHE
         if answer is None:
             source = S.MODEL
             try:
-                answer = await self._ask_model(od.uri, request, invoked)
+                answer = await self._ask_model(od.uri, request, invoked, settings.min_confidence)
             except NotReady:
                 return None, S.NONE
             if answer is None:
@@ -120,7 +122,7 @@ class Completer:
         self._shown[od.uri] = Shown(text, verdict.start, verdict.end, verdict.text)
         return verdict, source
 
-    async def _ask_model(self, uri: str, request, invoked: bool) -> Answer | None:
+    async def _ask_model(self, uri: str, request, invoked: bool, gate: float) -> Answer | None:
         """The model's answer, None when it gave none; raises NotReady when the engine is not up."""
         if self.settings.debounce_ms and not invoked:
             # A newer keystroke supersedes this request during the wait, before any model work.
@@ -128,7 +130,8 @@ class Completer:
         self.link.check_ready()
         self.stats.model_calls += 1
         started = time.perf_counter()
-        result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens, request.max_lines)
+        result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens, request.max_lines,
+                                        gate)
         if result is None:
             return None
         self.stats.record_model((time.perf_counter() - started) * 1000)

@@ -25,7 +25,8 @@ A model may instead ask for one of two orders that fill the gap from its left en
   denoises them one by one with the suffix in view.
 - draft: the same tokens, several per forward pass: the model drafts the open slots, and rows that
   take the draft's first tokens as given verify them (see FromTheLeft).
-Both end a row's middle at <eoi>, or at the row's line or token limit.
+Both end a row's middle at <eoi>, at the row's line or token limit, or at its first token less
+confident than the row's gate: the client shows nothing past it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Row:
     max_lines: int | None = None  # left_to_right, draft: the middle ends after this many newlines
     max_tokens: int | None = None  # left_to_right, draft: ... or this many tokens (the gap holds more)
     heal: str = ""  # left_to_right, draft: text the middle must start with (token healing, LoadedModel.heal)
+    gate: float | None = None  # left_to_right, draft: ... or at the first token less confident than this
 
 
 @dataclass
@@ -384,8 +386,9 @@ class FromTheLeft:
                     fixed[q].append(t)
                     confidence[q].append(round(probs[a * k + r], 4))
                     lines[q] += newline[t]
-                    max_lines = requests[q].max_lines
-                    ended = t == eoi or bool(max_lines and lines[q] >= max_lines) or len(fixed[q]) >= length[q]
+                    max_lines, gate = requests[q].max_lines, requests[q].gate
+                    ended = (t == eoi or bool(max_lines and lines[q] >= max_lines) or len(fixed[q]) >= length[q]
+                             or (gate is not None and probs[a * k + r] < gate))
                     if ended or heal[q] or r + 1 == k or drafts[q][r : r + 1] != [t]:
                         break
                 if self.drafts:

@@ -162,7 +162,8 @@ class Engine:
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
             req = jobs[j].request
             for layout in lays:
-                rows.append(Row(layout, cache, jobs[j].alive, req.max_lines, req.max_tokens, heal=healed[j][1]))
+                rows.append(Row(layout, cache, jobs[j].alive, req.max_lines, req.max_tokens, heal=healed[j][1],
+                                gate=req.gate))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)

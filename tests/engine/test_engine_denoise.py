@@ -315,3 +315,21 @@ def test_draft_gives_a_row_the_same_completion_alone_or_in_a_batch(engine32):
     together = denoise(engine32.lm, rows_for(engine32, [(PREFIX + "    y = 2\n", SUFFIX), (PREFIX, SUFFIX)]),
                        DRAFTS)[1]
     assert alone.middle_ids == together.middle_ids
+
+
+def test_a_gated_request_stops_at_its_first_token_below_the_gate_and_keeps_the_tokens_before_it(engine):
+    """What the judge would show is unchanged; the steps after that token are not spent."""
+    from engine import protocol as p
+    from engine.serve.engine import Job
+
+    def ask(gate):
+        return engine.run([Job(p.InfillRequest(id="g", prefix=PREFIX + "    return ", suffix=SUFFIX, max_tokens=16,
+                                               max_lines=1, gate=gate))])[0]
+
+    full = ask(None)
+    gate = 0.999
+    first_below = next((i for i, c in enumerate(full.token_confidences) if c < gate), None)
+    assert first_below is not None and first_below + 1 < len(full.token_confidences), full
+    gated = ask(gate)
+    assert gated.token_confidences == full.token_confidences[: first_below + 1]
+    assert full.text.startswith(gated.text) and gated.steps == first_below + 1 < full.steps
