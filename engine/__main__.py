@@ -1,12 +1,14 @@
 """dg-engine: run, query and stop the resident infill daemon.
 
-    dg-engine serve [--model DIR] [--socket PATH | --tcp HOST:PORT] [--idle-exit SECONDS]
+    dg-engine serve [--model DIR] [--socket PATH | --tcp HOST:PORT] [--http HOST:PORT] [--idle-exit SECONDS]
     dg-engine status [--model DIR] [--socket PATH | --tcp HOST:PORT]
     dg-engine stop [--model DIR] [--socket PATH | --tcp HOST:PORT]
 
 A TCP daemon's token comes from $DG_ENGINE_TOKEN or --token-file (--token works, but shows in `ps`);
 serve makes one when given none, and leaves it in a per-address file of the runtime directory, where
-local clients find it.
+local clients find it. `--http` serves the HTTP completion APIs (llama.cpp's /infill, OpenAI's
+/v1/completions) beside the socket; from the same token sources, a token is then required as
+`Authorization: Bearer`, and always when the address is not loopback.
 
 Exit status: see engine/exit_status.py (and --help).
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 from engine import DEFAULT_MODEL_DIR
 from engine import exit_status
 from engine import protocol as p
-from engine.address import ALLOW_REMOTE_FLAG, ListenError, host_port, refuse_remote
+from engine.address import ALLOW_REMOTE_FLAG, ListenError, host_port, is_loopback, refuse_remote
 
 MIN_TOKEN_BYTES = 16
 
@@ -48,8 +50,7 @@ def read_token(args) -> str | None:
     return os.environ.get("DG_ENGINE_TOKEN") or None
 
 
-def serve_token(args) -> str:
-    token = read_token(args) or secrets.token_urlsafe(32)
+def check_token(token: str) -> str:
     if len(token.encode()) < MIN_TOKEN_BYTES:
         raise UsageError(f"a token needs at least {MIN_TOKEN_BYTES} bytes, this one has {len(token.encode())}; "
                          f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one")
@@ -70,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="TCP instead of a Unix socket, with a shared token; loopback addresses only unless "
                               f"{ALLOW_REMOTE_FLAG}")
         cmd.add_argument("--token-file", type=Path, metavar="PATH",
-                         help="read the TCP token from PATH (default: $DG_ENGINE_TOKEN; serve makes one when "
-                              "neither is set, and clients on this machine then find it)")
-        cmd.add_argument("--token", help="the TCP token on the command line, where `ps` shows it (avoid)")
+                         help="read the TCP (and --http) token from PATH (default: $DG_ENGINE_TOKEN; serve makes "
+                              "a TCP one when neither is set, and clients on this machine then find it)")
+        cmd.add_argument("--token", help="the token on the command line, where `ps` shows it (avoid)")
     serve = sub.choices["serve"]
     serve.add_argument("--device", help="cuda, mps or cpu (default: the best present)")
     serve.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
@@ -82,9 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-exit", type=float, metavar="SECONDS",
                        help="exit after this long without a client (default: run until stopped; a daemon that "
                             "a client starts exits after 5 minutes)")
+    serve.add_argument("--http", type=host_port, metavar="HOST:PORT",
+                       help="also serve the HTTP completion APIs (llama.cpp's /infill, OpenAI's /v1/completions) "
+                            "here; with a token given, clients send it as 'Authorization: Bearer', and a "
+                            f"non-loopback address needs one and {ALLOW_REMOTE_FLAG}")
     serve.add_argument(ALLOW_REMOTE_FLAG, action="store_true",
-                       help="allow --tcp on a non-loopback address. The token and the code travel unencrypted: "
-                            "use it only on a trusted network, or put TLS or an SSH tunnel in front")
+                       help="allow --tcp or --http on a non-loopback address. The token and the code travel "
+                            "unencrypted: use it only on a trusted network, or put TLS or an SSH tunnel in front")
     return ap
 
 
@@ -95,18 +100,26 @@ def serve(args) -> int:
     from engine.serve.engine import Engine
     from engine.serve.scheduler import Scheduler
 
-    token = None
+    given = read_token(args) if args.tcp or args.http else None
+    token = http_token = None
     if args.tcp:
         if refusal := refuse_remote(args.tcp[0], args.allow_remote_plaintext, "the engine"):
             raise UsageError(refusal)
-        token = serve_token(args)
+        token = check_token(given or secrets.token_urlsafe(32))
+    if args.http:
+        if refusal := refuse_remote(args.http[0], args.allow_remote_plaintext, "the HTTP APIs"):
+            raise UsageError(refusal)
+        if not given and not is_loopback(args.http[0]):
+            raise UsageError(f"--http on {args.http[0]!r}, not a loopback address, needs a token: set "
+                             "$DG_ENGINE_TOKEN or --token-file")
+        http_token = given and check_token(given)
     logging.basicConfig(filename=args.log_file, level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     scheduler = Scheduler(lambda: Engine(args.model, device=args.device, dtype=args.dtype), max_batch=args.max_batch,
                           compile=True)
     socket_path = None if args.tcp else (args.socket or p.default_socket(args.model))
     asyncio.run(Daemon(scheduler, socket_path=socket_path, tcp=args.tcp, token=token,
-                       idle_exit_s=args.idle_exit).serve())
+                       idle_exit_s=args.idle_exit, http=args.http, http_token=http_token).serve())
     if scheduler.load_error is not None:
         print(f"dg-engine: {scheduler.load_error}", file=sys.stderr)
         return exit_status.ENGINE

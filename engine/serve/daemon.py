@@ -4,7 +4,9 @@ A Unix socket (mode 0600) in a per-user 0700 directory by default; TCP only when
 loopback unless told otherwise, and then every connection must first present the shared token, within
 AUTH_TIMEOUT_S. Malformed or oversized messages get an error reply and the connection keeps working.
 A model that fails to load is reported in the status for LOAD_FAILURE_LINGER_S, then the daemon exits;
-with an idle limit it also exits once no client has been connected for that long.
+with an idle limit it also exits once no client has been connected for that long. With `http`, the
+HTTP completion APIs (engine/serve/http.py) listen beside the socket, on the same scheduler; a
+request in flight there counts as a connected client.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from engine import protocol as p
 from engine.address import ListenError
+from engine.serve.http import HttpApi
 from engine.serve.scheduler import Scheduler
 
 log = logging.getLogger("dg-engine")
@@ -59,7 +62,8 @@ class Lines:
 
 class Daemon:
     def __init__(self, scheduler: Scheduler, socket_path: Path | None = None, tcp: tuple[str, int] | None = None,
-                 token: str | None = None, idle_exit_s: float | None = None):
+                 token: str | None = None, idle_exit_s: float | None = None, http: tuple[str, int] | None = None,
+                 http_token: str | None = None):
         if tcp and not token:
             raise ValueError("a TCP engine needs a token")
         self.scheduler = scheduler
@@ -71,6 +75,7 @@ class Daemon:
         self.tasks: set[asyncio.Task] = set()
         self.clients = 0
         self._idle_timer: asyncio.TimerHandle | None = None
+        self.http = None if http is None else HttpApi(scheduler, http, http_token, on_request=self._client)
 
     @property
     def address(self) -> str:
@@ -81,11 +86,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         server = await self._listen()
-        token_path = write_token_file(p.token_file(*self.tcp), self.token) if self.tcp else None
-        log.info("listening on %s", self.address)
-        self.scheduler.start(on_load_failure=lambda: loop.call_soon_threadsafe(self._load_failed))
-        self._arm_idle_exit()
+        token_path = None
         try:
+            if self.http is not None:
+                await self.http.start()
+                log.info("HTTP APIs on %s", self.http.url)
+            token_path = write_token_file(p.token_file(*self.tcp), self.token) if self.tcp else None
+            log.info("listening on %s", self.address)
+            self.scheduler.start(on_load_failure=lambda: loop.call_soon_threadsafe(self._load_failed))
+            self._arm_idle_exit()
             async with server:
                 await self.stopping.wait()
                 log.info("shutting down")
@@ -93,7 +102,10 @@ class Daemon:
                 server.close()
                 for task in self.tasks:
                     task.cancel()
+                if self.http is not None:
+                    await self.http.stop()
         finally:
+            server.close()
             if token_path is not None:
                 token_path.unlink(missing_ok=True)
             if self.socket_path is not None and self.socket_path.exists():
@@ -124,11 +136,19 @@ class Daemon:
         log.info("no client for %.0f s: exiting", self.idle_exit_s)
         self.stopping.set()
 
+    def _client(self, arrived: bool) -> None:
+        """A client arrived (True) or left (False): the idle timer runs only while none is here."""
+        if arrived:
+            self.clients += 1
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+        else:
+            self.clients -= 1
+            self._arm_idle_exit()
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.clients += 1
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        self._client(True)
         try:
             await self.converse(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
@@ -137,8 +157,7 @@ class Daemon:
             log.info("closed a connection that sent no token within %.0f s", AUTH_TIMEOUT_S)
         finally:
             writer.close()
-            self.clients -= 1
-            self._arm_idle_exit()
+            self._client(False)
 
     async def converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         authed = self.tcp is None

@@ -1,0 +1,234 @@
+"""The HTTP APIs' bodies: llama.cpp's `/infill` and OpenAI's `/v1/completions`, read into the wire
+protocol's infill request and written back from its result. Pure: no aiohttp, no torch.
+
+/infill (what llama.vim and llama.vscode send): `input_prefix`, `prompt` (the start of the middle,
+which the cursor's line already holds), `input_suffix`, `input_extra` chunks, `n_predict`, `stop`,
+`n_indent`, `response_fields`; llama.cpp's sampler fields are accepted and left to the model's own
+sampler. `t_max_predict_ms` is llama.cpp's soft limit, which ends generation at the first newline
+after it with the text so far; the engine returns no text before a request ends, so the limit is
+accepted and bounds nothing (`n_predict` bounds the work). The extra chunks go before the prefix, as
+llama.cpp puts them: far context the layout keeps only where its prefix budget has room.
+
+/v1/completions: `prompt` (one string) and `suffix`, `max_tokens`, `stop`, `echo`, `stream`; `n`
+other than 1 and token-id prompts are refused, sampler fields are the model's own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+from engine import protocol as p
+
+LLAMA_DEFAULT_N_PREDICT = -1  # llama.cpp's default: as much as the gap holds
+OPENAI_DEFAULT_MAX_TOKENS = 16  # OpenAI's default
+MAX_STOP_STRINGS = 16
+_ids = itertools.count(1)
+
+
+def bad(message: str) -> p.EngineError:
+    return p.EngineError(p.BAD_REQUEST, message)
+
+
+def _field(body: dict, name: str, kinds: type | tuple[type, ...], default=None):
+    """body[name] when it is one of `kinds` (bool is never an int here), else a BAD_REQUEST naming it."""
+    value = body.get(name, default)
+    if value is None:
+        return default
+    names = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise bad(f"'{name}' must be {names}, not a boolean")
+    if not isinstance(value, kinds):
+        raise bad(f"'{name}' must be {names}, not {type(value).__name__}")
+    return value
+
+
+def _stop_strings(body: dict) -> list[str]:
+    stop = _field(body, "stop", (str, list), [])
+    stop = [stop] if isinstance(stop, str) else stop
+    if len(stop) > MAX_STOP_STRINGS or not all(isinstance(s, str) and s for s in stop):
+        raise bad(f"'stop' must be a string or a list of at most {MAX_STOP_STRINGS} non-empty strings")
+    return stop
+
+
+def _gap_tokens(n: int) -> int:
+    """A client's token limit as a gap: negative is llama.cpp's "no limit", and the gap holds at most
+    MAX_GAP_TOKENS."""
+    return p.MAX_GAP_TOKENS if n < 0 else min(n, p.MAX_GAP_TOKENS)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One HTTP request, read: the infill to run (None when the client asked for no tokens) and what to
+    do with its text."""
+
+    infill: p.InfillRequest | None
+    stop: list[str]
+    stream: bool
+    n_indent: int = 0  # /infill: a later line indented less than this ends the completion
+    echo: str = ""  # /v1/completions: text put before the completion (the prompt, with echo)
+    response_fields: list[str] | None = None  # /infill: only these (slash-separated paths)
+
+
+def _request(prefix: str, suffix: str, gap: int) -> p.InfillRequest | None:
+    if gap == 0:
+        return None
+    # No document key: HTTP requests never supersede one another; a client that moves on disconnects.
+    return p.parse_infill({"id": f"http-{next(_ids)}", **p.infill_fields(prefix, suffix, max_tokens=gap)})
+
+
+def read_infill(body: dict) -> Ask:
+    """llama.cpp's /infill body."""
+    prefix = _field(body, "input_prefix", str, "")
+    middle = _field(body, "prompt", str, "")
+    suffix = _field(body, "input_suffix", str, "")
+    extra = _field(body, "input_extra", list, [])
+    chunks = []
+    for chunk in extra:
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("text", ""), str):
+            raise bad("'input_extra' must be a list of objects with a string 'text'")
+        chunks.append(chunk.get("text", ""))
+    far = "".join(text if text.endswith("\n") or not text else text + "\n" for text in chunks)
+    n_predict = _field(body, "n_predict", int, LLAMA_DEFAULT_N_PREDICT)
+    _field(body, "t_max_predict_ms", (int, float))
+    n_indent = _field(body, "n_indent", int, 0)
+    fields = _field(body, "response_fields", list)
+    if fields is not None and not all(isinstance(f, str) for f in fields):
+        raise bad("'response_fields' must be a list of strings")
+    return Ask(_request(far + prefix + middle, suffix, _gap_tokens(n_predict)), _stop_strings(body),
+               _field(body, "stream", bool, False), n_indent=max(0, n_indent), response_fields=fields)
+
+
+def read_completion(body: dict) -> Ask:
+    """OpenAI's /v1/completions body."""
+    prompt = _field(body, "prompt", (str, list), "")
+    if isinstance(prompt, list):
+        if len(prompt) != 1 or not isinstance(prompt[0], str):
+            raise bad("'prompt' must be one string (token ids and several prompts are not supported)")
+        prompt = prompt[0]
+    _field(body, "model", str)
+    if _field(body, "n", int, 1) != 1:
+        raise bad("'n' must be 1: the model gives one completion per request")
+    max_tokens = _field(body, "max_tokens", int, OPENAI_DEFAULT_MAX_TOKENS)
+    if max_tokens < 0:
+        raise bad("'max_tokens' must be 0 or more")
+    echo = _field(body, "echo", bool, False)
+    return Ask(_request(prompt, _field(body, "suffix", str, ""), _gap_tokens(max_tokens)), _stop_strings(body),
+               _field(body, "stream", bool, False), echo=prompt if echo else "")
+
+
+@dataclass(frozen=True)
+class Done:
+    """A completion as the client gets it: the text after the stop rules, and why it ended."""
+
+    text: str
+    reason: str  # "eos" (the model ended it), "limit" (ran out of tokens) or "word" (a stop string)
+    stopping_word: str
+    tokens: int
+    ms: float
+    result: p.InfillResult | None
+
+
+def finish(ask: Ask, result: p.InfillResult | None) -> Done:
+    """Apply the request's stop strings and indentation rule to the model's text."""
+    if result is None:
+        return Done("", "limit", "", 0, 0.0, None)
+    text, reason, word = result.text, "eos" if result.ended else "limit", ""
+    if len(result.token_ends) > ask.infill.max_tokens:
+        # The engine may fix one token past max_tokens (its room for the end marker): not the client's.
+        text = text[: result.token_ends[ask.infill.max_tokens - 1]]
+    if ask.n_indent:
+        lines = text.split("\n")
+        for k, line in enumerate(lines[1:], start=1):
+            if line.strip() and len(line) - len(line.lstrip(" \t")) < ask.n_indent:
+                text, reason = "\n".join(lines[:k]) + "\n", "eos"
+                break
+    cuts = [(text.find(s), s) for s in ask.stop if s in text]
+    if cuts:
+        at, word = min(cuts)
+        text, reason = text[:at], "word"
+    tokens = sum(1 for end in result.token_ends if end <= len(text))
+    return Done(text, reason, word, tokens, result.ms, result)
+
+
+def timings(done: Done) -> dict:
+    per_token = done.ms / done.tokens if done.tokens else 0.0
+    return {"predicted_n": done.tokens, "predicted_ms": round(done.ms, 3),
+            "predicted_per_token_ms": round(per_token, 3),
+            "predicted_per_second": round(1000 / per_token, 3) if per_token else 0.0}
+
+
+def infill_answer(done: Done, model: str, fields: list[str] | None) -> dict:
+    """llama.cpp's /infill answer (non-streaming, or the last chunk of a stream)."""
+    r = done.result
+    answer = {
+        "index": 0, "content": done.text, "id_slot": 0, "stop": True, "model": model,
+        "tokens_predicted": done.tokens, "has_new_line": "\n" in done.text, "truncated": False,
+        "stop_type": done.reason, "stopping_word": done.stopping_word, "tokens_cached": 0,
+        "timings": timings(done),
+        # This engine's own figures, for a client that knows them.
+        "dg": None if r is None else {"steps": r.steps, "tokens_per_forward": r.tokens_per_forward,
+                                      "mean_confidence": r.mean_confidence, "min_confidence": r.min_confidence,
+                                      "cached_prefix": r.cached_prefix},
+    }
+    return answer if fields is None else pick(answer, fields)
+
+
+def pick(answer: dict, fields: list[str]) -> dict:
+    """llama.cpp's `response_fields`: only the named fields, a nested one under its slash path."""
+    out = {}
+    for path in fields:
+        value, found = answer, True
+        for key in path.split("/"):
+            if not isinstance(value, dict) or key not in value:
+                found = False
+                break
+            value = value[key]
+        if found and path:
+            out[path] = value
+    return out
+
+
+def infill_chunk(text: str) -> dict:
+    return {"index": 0, "content": text, "stop": False}
+
+
+FINISH_REASONS = {"eos": "stop", "word": "stop", "limit": "length"}
+
+
+def completion_id() -> str:
+    return f"cmpl-{time.time_ns():x}"
+
+
+def completion_answer(id: str, created: int, model: str, text: str | None, reason: str | None) -> dict:
+    """OpenAI's text_completion: the whole answer, or one chunk of a stream (reason None until the last)."""
+    return {"id": id, "object": "text_completion", "created": created, "model": model,
+            "choices": [{"index": 0, "text": text or "", "logprobs": None,
+                         "finish_reason": None if reason is None else FINISH_REASONS[reason]}]}
+
+
+def model_list(model: str, created: int) -> dict:
+    return {"object": "list", "data": [{"id": model, "object": "model", "created": created, "owned_by": "dg-lsp"}]}
+
+
+# HTTP status and OpenAI error type for each engine error code.
+STATUS = {
+    p.BAD_REQUEST: (400, "invalid_request_error"),
+    p.TOO_LARGE: (413, "invalid_request_error"),
+    p.UNAUTHORIZED: (401, "authentication_error"),
+    p.CANCELLED: (499, "cancelled"),
+    p.SUPERSEDED: (409, "cancelled"),
+    p.DEADLINE: (504, "timeout_error"),
+    p.SHUTTING_DOWN: (503, "unavailable_error"),
+    p.LOAD_FAILED: (503, "unavailable_error"),
+    p.INTERNAL: (500, "server_error"),
+    p.UNAVAILABLE: (503, "unavailable_error"),
+    p.TIMEOUT: (504, "timeout_error"),
+}
+
+
+def error_body(code: str, message: str) -> tuple[int, dict]:
+    """The HTTP status and body of an engine error: OpenAI's shape, which llama.cpp's also follows."""
+    status, kind = STATUS[code]
+    return status, {"error": {"code": code, "message": message, "type": kind}}
