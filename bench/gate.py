@@ -78,8 +78,8 @@ def main() -> None:
     answers: dict[int, p.InfillResult | None] = {}
     for start in range(0, len(asked), 8):
         chunk = asked[start : start + 8]
-        jobs = [Job(p.InfillRequest(id=str(i), prefix=r.prefix, suffix=r.suffix, max_tokens=r.max_tokens,
-                                    max_lines=r.max_lines)) for i, r in chunk]
+        jobs = [Job(p.infill_request(str(i), r.prefix, r.suffix, max_tokens=r.max_tokens, max_lines=r.max_lines))
+                for i, r in chunk]
         answers.update({i: a for (i, _), a in zip(chunk, engine.run(jobs))})
     print(f"machine: {platform.machine()} {os.cpu_count()} cores; model {args.model} ({engine.sampler.order}); "
           f"{len(places)} keystrokes in {args.files} held-out files, {len(asked)} asked")
@@ -112,8 +112,8 @@ def timed_gate(engine, Job, places, asked, gate: float) -> None:
         ms, steps, items = [], [], []
         for i, r in asked:
             started = time.perf_counter()
-            answer = engine.run([Job(p.InfillRequest(id=str(i), prefix=r.prefix, suffix=r.suffix,
-                                                     max_tokens=r.max_tokens, max_lines=r.max_lines, gate=stop))])[0]
+            answer = engine.run([Job(p.infill_request(str(i), r.prefix, r.suffix, max_tokens=r.max_tokens,
+                                                      max_lines=r.max_lines, gate=stop))])[0]
             ms.append((time.perf_counter() - started) * 1000)
             steps.append(answer.steps)
             doc = places[i][0]

@@ -137,8 +137,8 @@ class Served:
 
     def engine_request(self) -> p.InfillRequest | None:
         r = self.request
-        return r and p.InfillRequest(id=self.task["task_id"], prefix=r.prefix, suffix=r.suffix, max_tokens=r.max_tokens,
-                                     max_lines=r.max_lines)
+        return r and p.infill_request(self.task["task_id"], r.prefix, r.suffix, max_tokens=r.max_tokens,
+                                      max_lines=r.max_lines)
 
     def shown(self, raw_text: str) -> str | None:
         """The completion the server would show for the model's text, or None."""

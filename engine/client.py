@@ -171,7 +171,8 @@ class EngineClient:
                 except (ConnectionError, BrokenPipeError, socket.timeout, OSError) as exc:
                     self.close()
                     if isinstance(exc, socket.timeout):
-                        raise p.EngineError(p.TIMEOUT, f"the engine did not answer within {self.timeout:.0f}s") from None
+                        raise p.EngineError(p.TIMEOUT,
+                                            f"the engine did not answer within {self.timeout:.0f}s") from None
                     if attempt == 2:
                         raise p.EngineError(p.UNAVAILABLE, f"engine at {self.endpoint.address}: {exc}") from None
 

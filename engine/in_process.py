@@ -26,9 +26,9 @@ class InProcessEngine:
                      max_lines: int | None = None, gate: float | None = None) -> p.InfillResult:
         """The result, or EngineError with the code the daemon would have replied."""
         self._ids += 1
-        fields = p.infill_fields(prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms,
-                                 max_lines=max_lines, gate=gate)
-        return await self.scheduler.submit(p.parse_infill(dict(id=id or f"i{self._ids}", **fields)))
+        request = p.infill_request(id or f"i{self._ids}", prefix, suffix, max_tokens=max_tokens, doc=doc,
+                                   deadline_ms=deadline_ms, max_lines=max_lines, gate=gate)
+        return await self.scheduler.submit(request)
 
     async def cancel(self, id: str) -> None:
         self.scheduler.cancel(id)

@@ -159,6 +159,12 @@ def infill_fields(prefix: str, suffix: str, *, max_tokens: int, doc: str = "", d
                 deadline_ms=deadline_ms, max_lines=max_lines, gate=gate)
 
 
+def infill_request(id: str, prefix: str, suffix: str, **fields) -> InfillRequest:
+    """The request a client would send, for an engine in the same process: clamped and validated as
+    the daemon would (EngineError otherwise)."""
+    return parse_infill(dict(id=id, **infill_fields(prefix, suffix, **fields)))
+
+
 def parse_infill(msg: dict) -> InfillRequest:
     try:
         req = InfillRequest(

@@ -58,7 +58,8 @@ class ModelSpec:
         except (TypeError, ValueError, AttributeError) as exc:
             raise ModelDirError(f"{path / DG_JSON}: a field has the wrong type ({exc})") from None
         if spec.order not in ORDERS:
-            raise ModelDirError(f"{path / DG_JSON}: unknown denoising order {spec.order!r} (known: {', '.join(ORDERS)})")
+            raise ModelDirError(f"{path / DG_JSON}: unknown denoising order {spec.order!r} "
+                                f"(known: {', '.join(ORDERS)})")
         if spec.min_confidence is not None and not 0.0 <= spec.min_confidence <= 1.0:
             raise ModelDirError(f"{path / DG_JSON}: min_confidence must be from 0 to 1, not {spec.min_confidence}")
         if spec.max_lines is not None and spec.max_lines < 1:

@@ -94,8 +94,8 @@ def test_applied_items_are_well_formed_at_500_held_out_places(engine, positions)
         request = build_request(doc, at, max_lines=settings.max_lines)
         if request is not None:
             places.append((text, at, end, doc, request))
-            requests.append(p.InfillRequest(id=str(len(requests)), prefix=request.prefix, suffix=request.suffix,
-                                            max_tokens=request.max_tokens, max_lines=request.max_lines))
+            requests.append(p.infill_request(str(len(requests)), request.prefix, request.suffix,
+                                             max_tokens=request.max_tokens, max_lines=request.max_lines))
     answers = []
     for start in range(0, len(requests), 8):
         answers += engine.run([Job(r) for r in requests[start : start + 8]])
