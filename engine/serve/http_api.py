@@ -10,12 +10,16 @@ accepted and bounds nothing (`n_predict` bounds the work). The extra chunks go b
 llama.cpp puts them: far context the layout keeps only where its prefix budget has room.
 
 /v1/completions: `prompt` (one string) and `suffix`, `max_tokens`, `stop`, `echo`, `stream`; `n`
-other than 1 and token-id prompts are refused, sampler fields are the model's own.
+other than 1 and token-id prompts are refused, sampler fields are the model's own. A client that
+sends no `suffix` but a prompt in one of the FIM formats of code models (Zed's edit predictions,
+Continue's templates) gets it split back into prefix and suffix: dg has no FIM tokens, and would
+read the markers as code.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass
 
@@ -71,6 +75,25 @@ class Ask:
     response_fields: list[str] | None = None  # /infill: only these (slash-separated paths)
 
 
+# FIM prompt formats, as code models' tokenizers spell them (Zed's format_fim_prompt lists these).
+_FIM = [re.compile(pattern, re.S) for pattern in (
+    r"<fim_prefix>(?P<prefix>.*)<fim_suffix>(?P<suffix>.*)<fim_middle>",  # StarCoder
+    r"<\|fim_prefix\|>(?P<prefix>.*)<\|fim_suffix\|>(?P<suffix>.*)<\|fim_middle\|>",  # Qwen, CodeGemma
+    r"<PRE> (?P<prefix>.*) <SUF>(?P<suffix>.*) <MID>",  # CodeLlama
+    r"<｜fim▁begin｜>(?P<prefix>.*)<｜fim▁hole｜>(?P<suffix>.*)<｜fim▁end｜>",  # DeepSeek Coder
+    r"\[SUFFIX\](?P<suffix>.*)\[PREFIX\](?P<prefix>.*)",  # Codestral
+    r"<\|code_prefix\|>(?P<prefix>.*)<\|code_suffix\|>(?P<suffix>.*)<\|code_middle\|>",  # GLM
+)]
+
+
+def split_fim(prompt: str) -> tuple[str, str] | None:
+    """A FIM-formatted prompt's prefix and suffix; None for a plain prompt."""
+    for pattern in _FIM:
+        if m := pattern.fullmatch(prompt):
+            return m["prefix"], m["suffix"]
+    return None
+
+
 def _request(prefix: str, suffix: str, gap: int) -> p.InfillRequest | None:
     if gap == 0:
         return None
@@ -114,7 +137,9 @@ def read_completion(body: dict) -> Ask:
     if max_tokens < 0:
         raise bad("'max_tokens' must be 0 or more")
     echo = _field(body, "echo", bool, False)
-    return Ask(_request(prompt, _field(body, "suffix", str, ""), _gap_tokens(max_tokens)), _stop_strings(body),
+    suffix = _field(body, "suffix", str)
+    prefix, suffix = (prompt, suffix) if suffix is not None else split_fim(prompt) or (prompt, "")
+    return Ask(_request(prefix, suffix, _gap_tokens(max_tokens)), _stop_strings(body),
                _field(body, "stream", bool, False), echo=prompt if echo else "")
 
 

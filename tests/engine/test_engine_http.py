@@ -334,3 +334,25 @@ def test_a_taken_http_port_is_one_line_and_leaves_no_socket(tmp_path, env_no_tok
     assert run.returncode == exit_status.USAGE, run.stderr
     assert f"cannot listen on http://127.0.0.1:{port}: Address already in use" in run.stderr
     assert not (tmp_path / "e.sock").exists()
+
+
+@pytest.mark.parametrize("prompt", [
+    "<fim_prefix>def f(x):\n    <fim_suffix>\n    return y\n<fim_middle>",
+    "<|fim_prefix|>def f(x):\n    <|fim_suffix|>\n    return y\n<|fim_middle|>",
+    "<PRE> def f(x):\n     <SUF>\n    return y\n <MID>",
+    "<｜fim▁begin｜>def f(x):\n    <｜fim▁hole｜>\n    return y\n<｜fim▁end｜>",
+    "[SUFFIX]\n    return y\n[PREFIX]def f(x):\n    ",
+])
+def test_a_fim_formatted_prompt_without_suffix_is_split(prompt):
+    """Zed's edit predictions send /v1/completions a prompt in a code model's FIM format."""
+    infill = api.read_completion({"prompt": prompt, "max_tokens": 8}).infill
+    assert (infill.prefix, infill.suffix) == ("def f(x):\n    ", "\n    return y\n")
+    given = api.read_completion({"prompt": prompt, "suffix": "", "max_tokens": 8}).infill
+    assert (given.prefix, given.suffix) == (prompt, "")
+
+
+def test_a_zed_style_request_is_answered(server):
+    code, body = server.post("/v1/completions", {"model": "dg-tiny", "max_tokens": 8, "stop": ["<|endoftext|>"],
+                                                 "prompt": "<|fim_prefix|>" + PREFIX + "<|fim_suffix|>" + SUFFIX
+                                                           + "<|fim_middle|>"})
+    assert code == 200 and "<|fim" not in body["choices"][0]["text"]
