@@ -98,12 +98,16 @@ class Daemon:
             async with server:
                 await self.stopping.wait()
                 log.info("shutting down")
-                self.scheduler.stop()
+                # Stop listening first: a client that comes now must hear at once that no engine
+                # answers, not wait on the backlog while the model thread finishes its step.
                 server.close()
+                if self.socket_path is not None and self.socket_path.exists():
+                    self.socket_path.unlink()
                 for task in self.tasks:
                     task.cancel()
                 if self.http is not None:
                     await self.http.stop()
+                await asyncio.to_thread(self.scheduler.stop)
         finally:
             server.close()
             if token_path is not None:
