@@ -107,6 +107,11 @@ class HttpApi:
             if "Allow" in exc.headers:  # 405 says which methods the path takes
                 response.headers["Allow"] = exc.headers["Allow"]
             return response
+        except ConnectionError:
+            raise  # the client went away while its answer was written: nobody to answer
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer, in JSON like the others
+            log.exception("HTTP %s %s failed", request.method, request.path)
+            return error_response(p.INTERNAL, f"{type(exc).__name__}: {exc}")
         finally:
             self.on_request(False)
 

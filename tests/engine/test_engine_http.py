@@ -356,3 +356,20 @@ def test_a_zed_style_request_is_answered(server):
                                                  "prompt": "<|fim_prefix|>" + PREFIX + "<|fim_suffix|>" + SUFFIX
                                                            + "<|fim_middle|>"})
     assert code == 200 and "<|fim" not in body["choices"][0]["text"]
+
+
+def test_an_http_request_in_flight_keeps_an_idle_daemon_up(tmp_path, env_no_token):
+    """--idle-exit counts a request in flight over HTTP as a client, as a socket connection is."""
+    proc, port, sock, log = start(tmp_path, env_no_token, "--idle-exit", "1")
+    srv = Http(port, sock, log, None)
+    try:
+        wait_healthy(srv, proc)
+        t0 = time.monotonic()
+        code, body = srv.post("/infill", {"input_prefix": ENDLESS, "n_predict": 256})
+        assert code == 200, body
+        assert time.monotonic() - t0 > 1, "the request was too quick to show anything"
+        # It then exits; stopping a compile under way can take a while on a busy machine.
+        assert proc.wait(timeout=240) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
