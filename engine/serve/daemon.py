@@ -90,7 +90,8 @@ class Daemon:
         try:
             if self.http is not None:
                 await self.http.start()
-                log.info("HTTP APIs on %s", self.http.url)
+                log.info("HTTP APIs on %s%s", self.http.url,
+                         "" if self.http.token else " without a token: any user of this machine can use them")
             token_path = write_token_file(p.token_file(*self.tcp), self.token) if self.tcp else None
             log.info("listening on %s", self.address)
             self.scheduler.start(on_load_failure=lambda: loop.call_soon_threadsafe(self._load_failed))

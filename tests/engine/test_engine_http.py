@@ -295,6 +295,20 @@ def test_every_request_gets_one_answer_and_the_server_keeps_serving(server, case
     assert server.request("GET", "/health", token=None, timeout=10)[0] == 200
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["/infill", "/v1/completions"]), st.binary(max_size=64))
+def test_any_bytes_get_one_answer_and_the_server_keeps_serving(server, path, raw):
+    try:
+        valid = isinstance(json.loads(raw), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        valid = False
+    if valid:  # an object of random bytes is a valid request, asking for every token the gap holds
+        return
+    status, _, answer = server.request("POST", path, raw)
+    assert status == 400 and json.loads(answer)["error"]["code"] == p.BAD_REQUEST
+    assert server.request("GET", "/health", token=None, timeout=10)[0] == 200
+
+
 def test_stop_strings_and_indentation_cut_the_text():
     result = p.InfillResult(text="total = 0\n    for v in values:\nprint(total)\n", steps=12, tokens_per_forward=1.0,
                             mean_confidence=0.5, min_confidence=0.1, token_ends=[5, 7, 9, 10, 20, 30, 31, 44],
