@@ -31,6 +31,7 @@ READ_CHUNK = 65536
 AUTH_TIMEOUT_S = 10.0
 # Long enough for a client polling the status to read why; the daemon is of no use after that.
 LOAD_FAILURE_LINGER_S = 10.0
+REPLY_GRACE_S = 1.0  # at shutdown, how long the answers to dropped requests may take to go out
 TOO_LARGE = object()  # what `Lines` yields in place of a line over the size limit
 
 
@@ -104,11 +105,15 @@ class Daemon:
                 server.close()
                 if self.socket_path is not None and self.socket_path.exists():
                     self.socket_path.unlink()
+                # Every request still queued or running is answered shutting_down, on either door,
+                # before its connection goes.
+                await asyncio.to_thread(self.scheduler.stop)
+                if self.tasks:
+                    await asyncio.wait(set(self.tasks), timeout=REPLY_GRACE_S)
                 for task in self.tasks:
                     task.cancel()
                 if self.http is not None:
                     await self.http.stop()
-                await asyncio.to_thread(self.scheduler.stop)
         finally:
             server.close()
             if token_path is not None:

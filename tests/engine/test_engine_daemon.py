@@ -184,3 +184,24 @@ def test_a_line_limit_on_the_wire_bounds_the_completion(daemon):
                                                 "max_tokens": 48, "max_lines": 1}).encode() + b"\n", n_replies=1)
     text = reply["result"]["text"]
     assert reply["ok"] and "\n" not in text[:-1]
+
+
+async def test_requests_in_flight_at_shutdown_are_answered_shutting_down(tmp_path):
+    """Every request gets an answer, even one the daemon drops because it is stopping."""
+    sock = tmp_path / "s.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--socket", str(sock)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        EngineClient(sock, autostart=False, timeout=60).wait_ready(timeout=120)
+        client = AsyncEngineClient(sock, autostart=False, timeout=60)
+        # Long gaps (a step per token) that the stop finds queued or running.
+        asked = [asyncio.ensure_future(client.infill(PREFIX, SUFFIX, max_tokens=200, doc=f"d{i}")) for i in range(12)]
+        await asyncio.sleep(0.3)
+        EngineClient(sock, autostart=False, timeout=60).shutdown()
+        outcomes = await asyncio.gather(*asked, return_exceptions=True)
+        codes = [o.code for o in outcomes if isinstance(o, EngineError)]
+        assert p.SHUTTING_DOWN in codes and set(codes) == {p.SHUTTING_DOWN}, outcomes
+        await client.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
