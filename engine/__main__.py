@@ -1,6 +1,7 @@
 """dg-engine: run, query and stop the resident infill daemon.
 
-    dg-engine serve [--model DIR] [--socket PATH | --tcp HOST:PORT] [--http HOST:PORT] [--idle-exit SECONDS]
+    dg-engine serve [--model DIR] [--layout sep|chat] [--socket PATH | --tcp HOST:PORT] [--http HOST:PORT]
+                    [--idle-exit SECONDS]
     dg-engine status [--model DIR] [--socket PATH | --tcp HOST:PORT]
     dg-engine stop [--model DIR] [--socket PATH | --tcp HOST:PORT]
 
@@ -28,6 +29,7 @@ from engine import DEFAULT_MODEL_DIR
 from engine import exit_status
 from engine import protocol as p
 from engine.address import ALLOW_REMOTE_FLAG, ListenError, host_port, is_loopback, refuse_remote
+from engine.spec import LAYOUTS, ModelSpec
 
 MIN_TOKEN_BYTES = 16
 
@@ -78,8 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", help="cuda, mps or cpu (default: the best present)")
     serve.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                        help="default: bfloat16 on a GPU, the faster one on a CPU")
+    serve.add_argument("--layout", choices=LAYOUTS,
+                       help="serve with this layout instead of the model's own (dg.json's, else: chat for a "
+                            "checkpoint with a chat template and no <sep> token, sep otherwise)")
     serve.add_argument("--max-batch", type=int, default=8, help="requests per forward pass")
     serve.add_argument("--log-file", type=Path, help="log here instead of stderr")
+    serve.add_argument("--trace", action="store_true",
+                       help="log what the model sees for each request: its encoder prompt and starting canvas")
     serve.add_argument("--idle-exit", type=float, metavar="SECONDS",
                        help="exit after this long without a client (default: run until stopped; a daemon that "
                             "a client starts exits after 5 minutes)")
@@ -115,7 +122,10 @@ def serve(args) -> int:
         http_token = given and check_token(given)
     logging.basicConfig(filename=args.log_file, level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    scheduler = Scheduler(lambda: Engine(args.model, device=args.device, dtype=args.dtype), max_batch=args.max_batch,
+    if args.trace:  # the engine's own debug lines, not every library's
+        logging.getLogger("dg-engine").setLevel(logging.DEBUG)
+    scheduler = Scheduler(lambda: Engine(args.model, device=args.device, dtype=args.dtype, layout=args.layout),
+                          max_batch=args.max_batch,
                           compile=True)
     socket_path = None if args.tcp else (args.socket or p.default_socket(args.model))
     asyncio.run(Daemon(scheduler, socket_path=socket_path, tcp=args.tcp, token=token,
@@ -140,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             check_dir(args.model.resolve())
+            ModelSpec.read(args.model.resolve(), layout=args.layout)  # a layout that cannot work, in one line
             return serve(args)
         client = client_for(args)
         if args.command == "status":

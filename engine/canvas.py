@@ -10,7 +10,7 @@ is trained on exactly the layout it is served with. Pure Python: no torch.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 PAD, EOI, BOS, SEP = "<pad>", "<eoi>", "<bos>", "<sep>"
@@ -167,13 +167,19 @@ def layout_for(encode: Callable[[str], list[int]], sep_id: int, prefix: str, suf
                canvases: Sequence[int], budget: Budget) -> Layout:
     """The smallest trained canvas whose gap holds `gap_tokens` plus <eoi>; past the largest, the
     canvas grows in steps of 32 tokens with the largest's flanks."""
+    return sized(lambda b: split_context(encode, sep_id, prefix, suffix, b), gap_tokens, canvases, budget)
+
+
+def sized(context: Callable[[Budget], Layout], gap_tokens: int, canvases: Sequence[int], budget: Budget) -> Layout:
+    """`layout_for`'s choice of canvas for any layout: `context(budget)` gives the layout's context with
+    the flanks that budget allows."""
     largest = max(canvases)
     for canvas in sorted(canvases):
-        context = split_context(encode, sep_id, prefix, suffix, budget.for_canvas(canvas, largest))
-        if len(context.left_flank) + len(context.right_flank) + gap_tokens + 1 <= canvas:
-            return fit(context, canvas)
-    need = len(context.left_flank) + len(context.right_flank) + gap_tokens + 1
-    return fit(context, 32 * -(-need // 32))
+        layout = context(budget.for_canvas(canvas, largest))
+        if len(layout.left_flank) + len(layout.right_flank) + gap_tokens + 1 <= canvas:
+            return fit(layout, canvas)
+    need = len(layout.left_flank) + len(layout.right_flank) + gap_tokens + 1
+    return fit(layout, 32 * -(-need // 32))
 
 
 def gap_target(middle_ids: Sequence[int], gap_length: int, eoi_id: int, pad_id: int) -> list[int]:
@@ -183,9 +189,12 @@ def gap_target(middle_ids: Sequence[int], gap_length: int, eoi_id: int, pad_id: 
     return [*middle_ids, eoi_id, *[pad_id] * (gap_length - len(middle_ids) - 1)]
 
 
-def middle_from_gap(gap_ids: Sequence[int], eoi_id: int, pad_id: int) -> tuple[list[int], bool]:
-    """The middle a denoised gap holds, and whether the model marked its end."""
+def middle_from_gap(gap_ids: Sequence[int], eoi_id: int | Collection[int], pad_id: int) -> tuple[list[int], bool]:
+    """The middle a denoised gap holds, and whether the model marked its end (at its first end token:
+    `eoi_id`, or any of several, as DiffusionGemma's eos ids)."""
+    ends = {eoi_id} if isinstance(eoi_id, int) else set(eoi_id)
     ids = list(gap_ids)
-    if eoi_id in ids:
-        return ids[: ids.index(eoi_id)], True
+    for k, t in enumerate(ids):
+        if t in ends:
+            return ids[:k], True
     return [t for t in ids if t != pad_id], False

@@ -178,10 +178,10 @@ class EngineClient:
 
     def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                deadline_ms: int | None = None, max_lines: int | None = None,
-               gate: float | None = None) -> p.InfillResult:
+               gate: float | None = None, trace: bool = False) -> p.InfillResult:
         return p.result_from_dict(self.call("infill", **p.infill_fields(
             prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms, max_lines=max_lines,
-            gate=gate)))
+            gate=gate, trace=trace)))
 
     def status(self) -> p.Status:
         return p.status_from_dict(self.call("status"))
@@ -319,10 +319,11 @@ class AsyncEngineClient:
 
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                      deadline_ms: int | None = None, id: str | None = None,
-                     max_lines: int | None = None, gate: float | None = None) -> p.InfillResult:
+                     max_lines: int | None = None, gate: float | None = None,
+                     trace: bool = False) -> p.InfillResult:
         result = await self.call("infill", id=id, **p.infill_fields(
             prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms, max_lines=max_lines,
-            gate=gate))
+            gate=gate, trace=trace))
         return p.result_from_dict(result)
 
     async def cancel(self, id: str) -> None:

@@ -70,6 +70,7 @@ class InfillRequest:
     # The client shows the middle only up to its first token less confident than this (its judge's
     # gate), so orders that write from the left stop there rather than spend steps on what nobody sees.
     gate: float | None = None
+    trace: bool = False  # the result carries what the model saw (InfillResult.trace)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class InfillResult:
     ended: bool = True  # the model marked where the middle ends (it did not run out of gap)
     cached_prefix: bool = False  # the encoder KV cache of this context was reused
     ms: float = 0.0
+    # Asked for with the request's trace: {"prompt": the encoder prompt as text, control tokens shown;
+    # "canvas": the starting canvas, its flanks in clear and each gap slot as "·"}.
+    trace: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,10 @@ class Status:
     error: str = ""
     # The daemon exits after this many seconds without a client (None: it runs until stopped).
     idle_exit_s: float | None = None
+    # The layout the model is served with (engine/layouts.py: "sep" or "chat") and the sampler in use
+    # (its order, steps, temperatures, entropy bound and stop thresholds).
+    layout: str = ""
+    sampler: dict = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -152,11 +160,12 @@ def decode(line: bytes) -> dict:
 
 
 def infill_fields(prefix: str, suffix: str, *, max_tokens: int, doc: str = "", deadline_ms: int | None = None,
-                  max_lines: int | None = None, gate: float | None = None) -> dict:
+                  max_lines: int | None = None, gate: float | None = None, trace: bool = False) -> dict:
     """An infill request's fields as every client sends them. The gap is clamped to the wire's limit
-    here, once: a block of many lines may ask for more than a gap holds, and gets what fits."""
+    here, once: a block of many lines may ask for more than a gap holds, and gets what fits. `trace`
+    is sent only when asked for."""
     return dict(prefix=prefix, suffix=suffix, max_tokens=max(1, min(max_tokens, MAX_GAP_TOKENS)), doc=doc,
-                deadline_ms=deadline_ms, max_lines=max_lines, gate=gate)
+                deadline_ms=deadline_ms, max_lines=max_lines, gate=gate, **({"trace": True} if trace else {}))
 
 
 def infill_request(id: str, prefix: str, suffix: str, **fields) -> InfillRequest:
@@ -176,6 +185,7 @@ def parse_infill(msg: dict) -> InfillRequest:
             deadline_ms=None if msg.get("deadline_ms") is None else int(msg["deadline_ms"]),
             max_lines=None if msg.get("max_lines") is None else int(msg["max_lines"]),
             gate=None if msg.get("gate") is None else float(msg["gate"]),
+            trace=msg.get("trace", False),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e400)
         raise EngineError(BAD_REQUEST, f"bad infill request: {exc!r}") from None
@@ -187,6 +197,8 @@ def parse_infill(msg: dict) -> InfillRequest:
         raise EngineError(BAD_REQUEST, "max_lines must be at least 1")
     if req.gate is not None and not 0.0 <= req.gate <= 1.0:
         raise EngineError(BAD_REQUEST, "gate must be from 0 to 1")
+    if not isinstance(req.trace, bool):
+        raise EngineError(BAD_REQUEST, "trace must be true or false")
     return req
 
 

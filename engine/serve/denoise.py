@@ -13,9 +13,9 @@ cost about 5 ms a step where the inverse-CDF draw below costs about 1 (DESIGN.md
 done once per step and only over gap positions: one softmax at the step's temperature gives the
 draw (inverse CDF: one uniform per position), the entropies that both acceptance and stopping
 read, and the argmax. Flanks are never drawn or renoised, so they hold exactly the given tokens
-throughout. The stop judges the completion the row would return: slots after the middle's <eoi>
-are cut from it, so they count as settled, as flanks do. A row leaves the batch when it stops,
-so the forward passes shrink as rows finish. Each row draws its noise from its own generator
+throughout. The stop judges the completion the row would return: slots after the middle's end
+(<eoi>, or a chat model's eos ids) are cut from it, so they count as settled, as flanks do. A row
+leaves the batch when it stops, so the forward passes shrink as rows finish. Each row draws its noise from its own generator
 seeded by its content: the same request gets the same completion whichever requests share its
 batch.
 
@@ -25,14 +25,14 @@ A model may instead ask for one of two orders that fill the gap from its left en
   denoises them one by one with the suffix in view.
 - draft: the same tokens, several per forward pass: the model drafts the open slots, and rows that
   take the draft's first tokens as given verify them (see FromTheLeft).
-Both end a row's middle at <eoi>, at the row's line or token limit, or at its first token less
+Both end a row's middle at its end token, at the row's line or token limit, or at its first token less
 confident than the row's gate: the client shows nothing past it.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +44,7 @@ from engine.spec import DRAFT, ENTROPY_BOUND, LEFT_TO_RIGHT
 
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
 _EXP_FLOOR = -87.0
+_RESERVED_LOGIT = -1e4
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,32 @@ class Filled:
 
 @dataclass
 class GapPrediction:
-    draw: torch.Tensor  # (rows, gap) a sample at the step's temperature
     argmax: torch.Tensor  # (rows, gap)
     entropy: torch.Tensor  # (rows, gap) of the tempered distribution, in nats
+    weights: torch.Tensor  # (rows, gap, vocab) the tempered distribution, unnormalised
+    draw: torch.Tensor | None = None  # (rows, gap) a sample at the step's temperature, where drawn
+
+    def draw_at(self, uniforms: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples by inverse CDF, one uniform in [0, 1) per slot of `uniforms` (rows, gap), at the slots
+        `where` is True (all when None); the other slots get their argmax. The CDF is the costliest pass
+        over the vocabulary, and the entropy-bound order keeps the draws of the few slots it accepts only
+        (the rest are renoised), so it takes the pass at those slots alone."""
+        if where is None:
+            return _inverse_cdf(self.weights, uniforms)
+        draw = self.argmax.clone()
+        draw[where] = _inverse_cdf(self.weights[where], uniforms[where])
+        return draw
 
 
-def predict_gap(logits: torch.Tensor, temperature: float, uniforms: torch.Tensor) -> GapPrediction:
-    """Draw, argmax and entropy of softmax(logits / temperature) from a few passes over the vocabulary.
+def _inverse_cdf(weights: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    cdf = weights.cumsum(-1)
+    draw = torch.searchsorted(cdf, (uniforms * cdf[..., -1]).unsqueeze(-1)).squeeze(-1)
+    return draw.clamp_(max=weights.shape[-1] - 1)
 
-    `uniforms` (rows, gap) in [0, 1) pick the draws by inverse CDF.
-    """
+
+def predict_gap(logits: torch.Tensor, temperature: float, uniforms: torch.Tensor | None = None) -> GapPrediction:
+    """Argmax and entropy of softmax(logits / temperature) from a few passes over the vocabulary, and
+    with `uniforms` (rows, gap) in [0, 1) a draw at every slot (`GapPrediction.draw_at` draws at some)."""
     top, argmax = logits.max(-1)  # max() finds the index in the same pass, twice as fast as argmax()
     scaled = (logits - top.unsqueeze(-1)).mul_(1 / temperature)
     # exp() of an input below about -87 (a subnormal or zero result) takes a slow path on x86, about
@@ -107,10 +124,15 @@ def predict_gap(logits: torch.Tensor, temperature: float, uniforms: torch.Tensor
     # Clamped, those weights become ~1e-38 instead of exactly 0 or subnormal.
     weights = scaled.clamp(min=_EXP_FLOOR).exp_()
     total = weights.sum(-1)
-    entropy = total.log() - torch.linalg.vecdot(weights, scaled) / total  # -sum p log p, p = weights / total
-    cdf = weights.cumsum_(-1)
-    draw = torch.searchsorted(cdf, (uniforms * cdf[..., -1]).unsqueeze(-1)).squeeze(-1)
-    return GapPrediction(draw.clamp_(max=logits.shape[-1] - 1), argmax, entropy)
+    # -sum p log p with p = weights / total; the dot products as one batched matrix-vector product, a
+    # single pass where vecdot multiplies into a temporary and then sums it.
+    vocab = weights.shape[-1]
+    dots = torch.bmm(weights.reshape(-1, 1, vocab), scaled.reshape(-1, vocab, 1)).view(total.shape)
+    entropy = total.log() - dots / total
+    pred = GapPrediction(argmax, entropy, weights)
+    if uniforms is not None:
+        pred.draw = pred.draw_at(uniforms)
+    return pred
 
 
 def entropy_bound_accept(entropy: torch.Tensor, bound: float) -> torch.Tensor:
@@ -121,12 +143,20 @@ def entropy_bound_accept(entropy: torch.Tensor, bound: float) -> torch.Tensor:
     return torch.zeros_like(chosen).scatter_(-1, order, chosen)
 
 
-def after_middle(argmax: torch.Tensor, eoi_id: int | None) -> torch.Tensor:
-    """Gap slots after the first <eoi> of each row (none for a checkpoint without the token)."""
-    if eoi_id is None:
+def after_middle(argmax: torch.Tensor, end_ids: int | Sequence[int] | None) -> torch.Tensor:
+    """Gap slots after the first end token (<eoi>, or any of a chat model's eos ids) of each row; none
+    for a checkpoint without one."""
+    ends = () if end_ids is None else (end_ids,) if isinstance(end_ids, int) else tuple(end_ids)
+    if not ends:
         return torch.zeros_like(argmax, dtype=torch.bool)
-    ends = (argmax == eoi_id).int()
-    return (ends.cumsum(-1) - ends) > 0
+    is_end = torch.isin(argmax, torch.tensor(ends, device=argmax.device)).int()
+    return (is_end.cumsum(-1) - is_end) > 0
+
+
+def allowed_only(logits: torch.Tensor, reserved: torch.Tensor | None) -> torch.Tensor:
+    """`logits` (.., vocab) with the reserved tokens made impossible, in place. A large finite floor
+    rather than -inf: predict_gap's entropy multiplies each weight by its logit, and 0 * -inf is NaN."""
+    return logits if reserved is None else logits.masked_fill_(reserved, _RESERVED_LOGIT)
 
 
 def softcapped_logits(model, hidden: torch.Tensor) -> torch.Tensor:
@@ -184,6 +214,9 @@ class Batch:
             gap_valid[i, : lay.gap_length] = True
         self.canvas, in_canvas, self.gap_index, self.gap_valid = (
             t.to(device) for t in (canvas, in_canvas, gap_index, gap_valid))
+        spans = {(r.layout.gap_start, r.layout.gap_length) for r in rows}
+        self.same_gap = slice(rows[0].layout.gap_start, rows[0].layout.gap_stop) if (
+            len(spans) == 1 and rows[0].layout.gap_length == self.gap_width) else None
 
         self.cache, lengths = batch_caches(self.model, [r.cache for r in rows])
         longest = max(lengths)
@@ -228,13 +261,19 @@ class Batch:
         hidden = self.model.model.decoder(
             decoder_input_ids=self.canvas[idx], cache=self.cache, decoder_attention_mask=self.mask,
             decoder_position_ids=self.positions[idx], self_conditioning_logits=self.logits).last_hidden_state
-        self.logits = softcapped_logits(self.model, hidden)
+        # Reserved tokens are masked before anything reads the logits, the next pass's self-conditioning
+        # included, as a logits processor in transformers' generate() would be.
+        self.logits = allowed_only(softcapped_logits(self.model, hidden), self.lm.reserved)
         for i in self.active:
             self.steps[i] += 1
         return idx
 
     def gap_logits(self, idx: torch.Tensor) -> torch.Tensor:
-        """(active rows, gap, vocab): the last step's logits at the active rows' gap slots."""
+        """(active rows, gap, vocab): the last step's logits at the active rows' gap slots; a view when
+        every row's gap is the same span (a copy over a large vocabulary costs as much as a pass of the
+        sampler). Read only: the logits are the next pass's self-conditioning."""
+        if self.same_gap is not None:
+            return self.logits[:, self.same_gap]
         return self.logits[torch.arange(len(idx), device=self.device)[:, None], self.gap_index[idx]]
 
     def gap(self, idx: torch.Tensor) -> torch.Tensor:
@@ -283,13 +322,12 @@ class EntropyBoundOrder:
             # 1. One decoder pass over the rows still alive.
             if (idx := batch.forward()) is None:
                 break
-            # 2. Draw every gap slot at the step's temperature; accept the lowest-entropy ones and
-            #    renoise the rest.
+            # 2. Accept the lowest-entropy gap slots, drawn at the step's temperature, and renoise the rest.
             g_valid = batch.gap_valid[idx]
-            pred = predict_gap(batch.gap_logits(idx), s.temperature(cur_step),
-                               batch.noise.uniforms(batch.active, batch.gap_width))
+            uniforms = batch.noise.uniforms(batch.active, batch.gap_width)
+            pred = predict_gap(batch.gap_logits(idx), s.temperature(cur_step))
             accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), s.entropy_bound)
-            batch.set_gap(batch.active, torch.where(accepted, pred.draw,
+            batch.set_gap(batch.active, torch.where(accepted, pred.draw_at(uniforms, accepted),
                                                     batch.noise.tokens(batch.active, batch.gap_width, batch.vocab)))
             if on_step is not None:
                 on_step(batch.canvas.clone())
@@ -297,7 +335,7 @@ class EntropyBoundOrder:
             #    completion will be: slots past a row's gap, and slots after the middle's <eoi> (cut from
             #    the completion), count as settled, as flanks do.
             argmax = pred.argmax.masked_fill(~g_valid, 0)
-            settled = ~g_valid | after_middle(argmax, lm.eoi_id)
+            settled = ~g_valid | after_middle(argmax, lm.end_ids)
             stopped = stop(idx, argmax.masked_fill(settled, lm.pad_id), pred.entropy.masked_fill(settled, 0.0))
             done = [True] * len(idx) if cur_step == 1 else stopped.tolist()
             for slot, i in enumerate(batch.active):
@@ -310,7 +348,7 @@ class EntropyBoundOrder:
     def _filled(batch: Batch, slot: int, i: int, argmax: torch.Tensor) -> Filled:
         lm, lay = batch.lm, batch.rows[i].layout
         gap_ids = argmax[: lay.gap_length].tolist()
-        middle, ended = middle_from_gap(gap_ids, lm.eoi_id if lm.eoi_id is not None else -1, lm.pad_id)
+        middle, ended = middle_from_gap(gap_ids, lm.end_ids, lm.pad_id)
         n = min(len(gap_ids), len(middle) + int(ended))
         raw = batch.logits[slot, lay.gap_start : lay.gap_start + n]
         conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
@@ -344,7 +382,7 @@ class FromTheLeft:
     def run(self, batch: Batch, on_step) -> list[Filled | None]:
         lm, g, k = batch.lm, self.group, self.verify
         requests = batch.rows[::g]
-        eoi = lm.eoi_id if lm.eoi_id is not None else -1
+        ends = set(lm.end_ids)
         newline = lm.newline_mask.tolist()
         out: list[Filled | None] = [None] * len(requests)
         fixed: list[list[int]] = [[] for _ in requests]  # per request: the tokens fixed so far
@@ -387,7 +425,7 @@ class FromTheLeft:
                     confidence[q].append(round(probs[a * k + r], 4))
                     lines[q] += newline[t]
                     max_lines, gate = requests[q].max_lines, requests[q].gate
-                    ended = (t == eoi or bool(max_lines and lines[q] >= max_lines) or len(fixed[q]) >= length[q]
+                    ended = (t in ends or bool(max_lines and lines[q] >= max_lines) or len(fixed[q]) >= length[q]
                              or (gate is not None and probs[a * k + r] < gate))
                     if ended or heal[q] or r + 1 == k or drafts[q][r : r + 1] != [t]:
                         break
@@ -409,7 +447,7 @@ class FromTheLeft:
                 if done[a]:
                     q = first // g
                     ids = fixed[q]
-                    stop_token = ids[-1] == eoi
+                    stop_token = ids[-1] in ends
                     max_lines = requests[q].max_lines
                     out[q] = Filled(ids[:-1] if stop_token else ids,
                                     stop_token or bool(max_lines and lines[q] >= max_lines),

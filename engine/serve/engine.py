@@ -6,20 +6,22 @@ Used by the daemon (one per process) and in-process by the batch CLI's `--in-pro
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from engine import protocol as p
-from engine.canvas import Layout, fit, layout_for, split_context
+from engine.canvas import Layout
+from engine.layouts import trace
 from engine.serve.compiled import compiled_copy
 from engine.serve.denoise import Row, SamplerSettings, denoise
 from engine.spec import ENTROPY_BOUND
 from engine.serve.kvcache import PrefixCache, encode_contexts
-from engine.serve.model import load
+from engine.serve.model import LoadedModel, load
 
 WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
 WARM_UP_SUFFIX = "\n\ngreet('world')\n"
@@ -101,8 +103,20 @@ class BackgroundCompile:
 
 class Engine:
     def __init__(self, model_dir, device: str | None = None, dtype: str | None = None,
-                 sampler: SamplerSettings | None = None, cache_bytes: int = 256 * 1024 * 1024):
-        self.lm = load(model_dir, device=device, dtype=dtype)
+                 sampler: SamplerSettings | None = None, cache_bytes: int = 256 * 1024 * 1024,
+                 layout: str | None = None):
+        self._serve(load(model_dir, device=device, dtype=dtype, layout=layout), sampler, cache_bytes)
+
+    @classmethod
+    def around(cls, lm: LoadedModel, sampler: SamplerSettings | None = None,
+               cache_bytes: int = 256 * 1024 * 1024) -> Engine:
+        """An engine for a model already in memory (bench/gpu_smoke.py builds one on the GPU)."""
+        engine = cls.__new__(cls)
+        engine._serve(lm, sampler, cache_bytes)
+        return engine
+
+    def _serve(self, lm: LoadedModel, sampler: SamplerSettings | None, cache_bytes: int) -> None:
+        self.lm = lm
         self.sampler = sampler or self.lm.sampler
         self.store = PrefixCache(cache_bytes)
         self.stats = Stats()
@@ -140,16 +154,12 @@ class Engine:
 
     def heals(self) -> bool:
         """Token healing (LoadedModel.heal) needs an order that writes the gap from its left end."""
-        return self.sampler.order != ENTROPY_BOUND and self.lm.eoi_id is not None
+        return self.sampler.order != ENTROPY_BOUND and bool(self.lm.end_ids)
 
     def layouts(self, req: p.InfillRequest, prefix: str) -> list[Layout]:
-        """One layout when the model marks the middle's end, else a few gap lengths to rank."""
-        lm = self.lm
-        if lm.eoi_id is not None:
-            return [layout_for(lm.encode, lm.sep_id, prefix, req.suffix, req.max_tokens, lm.spec.canvases, lm.spec.budget)]
-        context = split_context(lm.encode, lm.sep_id, prefix, req.suffix, lm.spec.budget)
-        gaps = sorted({max(4, req.max_tokens // 4), max(4, req.max_tokens // 2), req.max_tokens})
-        return [fit(context, len(context.left_flank) + len(context.right_flank) + g) for g in gaps]
+        """The model's layout of the request (several gap lengths to rank where the model does not mark
+        the middle's end)."""
+        return self.lm.layout.layouts(prefix, req.suffix, req.max_tokens)
 
     def run(self, jobs: list[Job], record: bool = True) -> list[p.InfillResult | None]:
         """Fill every job's gap in shared forward passes; None for jobs dropped on the way."""
@@ -157,6 +167,9 @@ class Engine:
         rows, owners = [], []
         healed = [lm.heal(job.request.prefix) if self.heals() else (job.request.prefix, "") for job in jobs]
         layouts = [self.layouts(job.request, prefix) for job, (prefix, _) in zip(jobs, healed)]
+        if log.isEnabledFor(logging.DEBUG):  # what the model sees (dg-engine serve --trace), decoded only then
+            for job, lays in zip(jobs, layouts):
+                log.debug("request %s: %s", job.request.id, json.dumps(trace(lays[0], lm.decode_all)))
         caches = encode_contexts(lm.model, [lays[0].encoder_ids for lays in layouts], self.store)
         reused = [hit for _, hit in caches]
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
@@ -170,7 +183,7 @@ class Engine:
         elapsed = time.perf_counter() - t0
 
         best: dict[int, p.InfillResult] = {}
-        for j, f in zip(owners, filled):
+        for j, f, row in zip(owners, filled, rows):
             if f is None:
                 continue
             conf = f.token_confidences or [0.0]
@@ -190,6 +203,7 @@ class Engine:
                 ended=f.ended,
                 cached_prefix=reused[j],
                 ms=round(1000 * (time.perf_counter() - jobs[j].received), 2),
+                trace=trace(row.layout, lm.decode_all) if jobs[j].request.trace else None,
             )
             if j not in best or result.mean_confidence > best[j].mean_confidence:
                 best[j] = result
@@ -210,6 +224,8 @@ class Engine:
             languages=list(self.lm.spec.languages),
             min_confidence=self.lm.spec.min_confidence,
             max_lines=self.lm.spec.max_lines,
+            layout=self.lm.layout.name,
+            sampler=asdict(self.sampler),
             ready=ready,
             queue_depth=queue_depth,
             requests=self.stats.requests,

@@ -17,10 +17,11 @@ from tokenizers import Tokenizer
 from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
 
 from engine.canvas import EOI, PAD, SEP
+from engine.layouts import ChatLayout, SepLayout
 from engine.modeldir import ModelDirError, check_dir
 from engine.serve.denoise import SamplerSettings
 from engine.serve.textonly import TextOnlyDiffusionGemma
-from engine.spec import ModelSpec
+from engine.spec import CHAT_LAYOUT, ModelSpec
 
 
 def dense_experts_forward(self, hidden_states, top_k_index, top_k_weights):
@@ -53,13 +54,26 @@ class LoadedModel:
     sep_id: int
     eoi_id: int | None  # None: the checkpoint has no end-of-infill token; rank several gap lengths
     pad_id: int
+    layout: SepLayout | ChatLayout
+    # (vocab,) True for the tokens generated text may not hold (control, reserved and image tokens);
+    # None where the layout's model needs no mask (dg-tiny's tokenizer has no reserved tokens).
+    reserved: torch.Tensor | None = None
 
     @property
     def dtype(self) -> torch.dtype:
         return self.model.dtype
 
+    @property
+    def end_ids(self) -> tuple[int, ...]:
+        """The tokens that end the middle (none: the model does not mark its end)."""
+        return self.layout.end_ids
+
+    def decode_all(self, ids) -> str:
+        """Text with the control tokens shown, for a trace."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False).ids
+        return _encode(self.tokenizer, text)
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)  # a stray <pad> is never text
@@ -103,6 +117,24 @@ class LoadedModel:
         return torch.tensor(["\n" in self.tokenizer.decode([i]) for i in range(vocab)])
 
 
+RESERVED_NAME = re.compile(r"<unused\d+>")
+
+
+def reserved_tokens(tokenizer: Tokenizer, vocab_size: int, allowed: tuple[int, ...]) -> torch.Tensor:
+    """(vocab_size,) True for the ids text may not hold: the tokenizer's special tokens (control, image and
+    audio tokens), reserved <unusedN> tokens and ids past the tokenizer's vocabulary; `allowed` (the end
+    tokens, pad) stay sampleable."""
+    reserved = torch.ones(vocab_size, dtype=torch.bool)
+    for token, i in tokenizer.get_vocab(with_added_tokens=False).items():
+        if i < vocab_size and not RESERVED_NAME.fullmatch(token):
+            reserved[i] = False
+    for i, added in tokenizer.get_added_tokens_decoder().items():
+        if i < vocab_size:
+            reserved[i] = added.special or bool(RESERVED_NAME.fullmatch(added.content))
+    reserved[list(allowed)] = False
+    return reserved
+
+
 def pick_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -142,10 +174,11 @@ def cpu_dtype() -> torch.dtype:
     return torch.bfloat16 if re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) else torch.float32
 
 
-def load(path: str | Path, device: str | None = None, dtype: str | None = None) -> LoadedModel:
+def load(path: str | Path, device: str | None = None, dtype: str | None = None,
+         layout: str | None = None) -> LoadedModel:
     path = Path(path).expanduser().resolve()
     check_dir(path)
-    spec = ModelSpec.read(path)
+    spec = ModelSpec.read(path, layout=layout)
     dev = torch.device(device) if device else pick_device()
     try:
         model, info = TextOnlyDiffusionGemma.from_pretrained(
@@ -162,15 +195,38 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None) 
     if missing := sorted(info["missing_keys"]):
         raise ModelDirError(f"the weights in {path} lack {len(missing)} tensors its config.json describes "
                             f"(such as {missing[0]}): the config does not match the weights")
-    text_cfg = model.config.text_config
-    if text_cfg.num_experts and text_cfg.num_experts <= DENSE_EXPERTS_MAX and dev.type == "cpu":
-        text_cfg._experts_implementation = "dense"
     model = model.to(dev).eval()
     if dtype:
         model = model.to(getattr(torch, dtype))
     else:
         model = model.to(torch.bfloat16 if dev.type != "cpu" else cpu_dtype())
+    return serving(model, tokenizer, spec, path, dev)
+
+
+def serving(model: TextOnlyDiffusionGemma, tokenizer: Tokenizer, spec: ModelSpec, path: Path,
+            device: torch.device) -> LoadedModel:
+    """A model in memory, on its device and in its dtype, made ready to serve: its experts' kernel, its
+    special ids, its layout and, for the chat layout, the tokens it may not generate. `load` ends here; so does
+    bench/gpu_smoke.py, which builds its weights on the GPU rather than reading them."""
+    text_cfg = model.config.text_config
+    if text_cfg.num_experts and text_cfg.num_experts <= DENSE_EXPERTS_MAX and device.type == "cpu":
+        text_cfg._experts_implementation = "dense"
     sep, eoi, pad = special_ids(tokenizer, model.config)
-    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, path=path, device=dev,
+    encode = functools.partial(_encode, tokenizer)
+    if spec.layout == CHAT_LAYOUT:
+        eos = text_cfg.eos_token_id
+        as_text = Tokenizer.from_str(tokenizer.to_str())
+        as_text.encode_special_tokens = True
+        chat = ChatLayout(functools.partial(_encode, as_text), spec,
+                          tuple(eos) if isinstance(eos, list) else () if eos is None else (eos,), encode)
+        reserved = reserved_tokens(tokenizer, text_cfg.vocab_size, (*chat.end_ids, pad)).to(device)
+        fitted = dict(layout=chat, reserved=reserved)
+    else:
+        fitted = dict(layout=SepLayout(encode, spec, sep, eoi))
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, path=path, device=device,
                        sampler=sampler_settings(model.generation_config, spec.order, spec.verify), sep_id=sep,
-                       eoi_id=eoi, pad_id=pad)
+                       eoi_id=eoi, pad_id=pad, **fitted)
+
+
+def _encode(tokenizer: Tokenizer, text: str) -> list[int]:
+    return tokenizer.encode(text, add_special_tokens=False).ids
