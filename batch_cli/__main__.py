@@ -95,6 +95,9 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--max-lines", type=_max_lines, metavar="N",
                         help="longest completion for a block hole, in lines (default: the model's own)")
     output.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
+    output.add_argument("--trace", action="store_true",
+                        help="add to each JSON record what the model saw: its encoder prompt as text and its "
+                             "starting canvas (flanks in clear, each gap slot as '·'); implies --json")
     engine = ap.add_argument_group("engine")
     engine.add_argument("--jobs", "-j", type=_positive, default=DEFAULT_JOBS, metavar="N",
                         help=f"holes in flight at once, batched by the engine (default: {DEFAULT_JOBS})")
@@ -151,7 +154,7 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
                                     timeout=args.timeout) if asking else contextlib.nullcontext()) as engine:
                 await fill_all(engine, plans, jobs=args.jobs, min_confidence=args.min_confidence,
                                allow_parse_errors=args.allow_parse_errors, on_answer=reporter.answered,
-                               on_file=on_file)
+                               on_file=on_file, trace=args.trace)
         except* EngineError as group:
             # fill_all lets only an unreachable engine through; each other error stays with its hole.
             unreachable.extend(_leaves(group))
@@ -196,7 +199,8 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
-    reporter = Reporter(as_json=args.json, write=args.write, progress=False if args.no_progress else None)
+    reporter = Reporter(as_json=args.json or args.trace, write=args.write,
+                        progress=False if args.no_progress else None)
     try:
         if not args.paths and not args.at and not args.span:
             raise UsageError("no paths given; pass files or directories to search for holes, or --at/--span")

@@ -48,6 +48,7 @@ class Outcome:
     token_ends: list[int] = field(default_factory=list)
     ms: float = 0.0
     message: str = ""
+    trace: dict | None = None  # what the model saw, when asked for (--trace)
 
     @property
     def filled(self) -> bool:
@@ -110,6 +111,7 @@ def record_answer(outcome: Outcome, result: InfillResult) -> None:
     outcome.confidence = result.mean_confidence
     outcome.token_confidences, outcome.token_ends = result.token_confidences, result.token_ends
     outcome.ms = result.ms
+    outcome.trace = result.trace
 
 
 def compose(file_plan: FilePlan, answers: dict[int, str], *, min_confidence: float,

@@ -60,6 +60,7 @@ def records(file_plan: FilePlan) -> list[dict]:
         "ms": round(outcome.ms, 1),
         "status": outcome.status,
         **({"message": outcome.message} if outcome.message else {}),
+        **(outcome.trace or {}),
     } for outcome in file_plan.outcomes]
 
 

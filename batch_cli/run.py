@@ -12,8 +12,9 @@ from batch_cli.plan import ENGINE_ERROR, FilePlan, compose, record_answer
 
 async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: float,
                    allow_parse_errors: bool, on_answer: Callable[[], None],
-                   on_file: Callable[[int, FilePlan], None]) -> None:
-    """Fill the holes of `plans`, at most `jobs` requests in flight.
+                   on_file: Callable[[int, FilePlan], None], trace: bool = False) -> None:
+    """Fill the holes of `plans`, at most `jobs` requests in flight; with `trace`, each answer brings
+    what the model saw.
 
     An unreachable engine ends the run (other requests are cancelled); any other engine error leaves
     its hole unfilled. `on_file(index, plan)` runs once per file, after it is composed.
@@ -29,7 +30,7 @@ async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: 
                 # older one with the same key, and holes of one file must be batched, not dropped.
                 result = await engine.infill(request.prefix, request.suffix, max_tokens=request.max_tokens,
                                              max_lines=request.max_lines, doc=f"{file_plan.uri}#hole{index}",
-                                             gate=min_confidence)
+                                             gate=min_confidence, trace=trace)
             except EngineError as exc:
                 if exc.unreachable:
                     raise
