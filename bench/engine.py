@@ -11,6 +11,9 @@ same size (hidden size, layers, heads, vocabulary; random weights) with its KV c
     python -m bench.engine --model DIR --runs 30
     python -m bench.engine --eager         # without torch.compile (what serves while it compiles)
     python -m bench.engine --order left_to_right   # another order than the model's own
+    python -m bench.engine --real-shaped --eager --gaps 16,128 --concurrent 1 --runs 2
+                                           # a random checkpoint of the released shape, 262,144-token
+                                           # vocabulary (bench/real_shaped.py), at canvases 64 and 256
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import platform
 import random
 import statistics
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +35,7 @@ from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.serve.engine import Engine, Job
 from engine.serve.kvcache import PrefixCache
-from engine.spec import DRAFT, ORDERS
+from engine.spec import DRAFT, LAYOUTS, ORDERS
 
 GAPS = (16, 32, 128)
 ONE_LINE = 16  # the gap asked for one line
@@ -91,10 +95,14 @@ def causal_twin(engine: Engine):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     t = engine.lm.model.config.text_config
+    # Head sizes are per layer where full-attention layers have their own (the released shape): the
+    # twin takes the first layer's, a sliding layer's, as most layers are.
+    attention = engine.lm.model.model.decoder.layers[0].self_attn
     active_ffn = t.intermediate_size + (t.top_k_experts or 0) * (t.moe_intermediate_size or 0)
     cfg = LlamaConfig(vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=active_ffn,
                       num_hidden_layers=t.num_hidden_layers, num_attention_heads=t.num_attention_heads,
-                      num_key_value_heads=t.num_key_value_heads, head_dim=t.head_dim, tie_word_embeddings=True)
+                      num_key_value_heads=attention.k_proj.out_features // attention.head_dim,
+                      head_dim=attention.head_dim, tie_word_embeddings=True)
     return LlamaForCausalLM(cfg).eval().to(engine.lm.device, engine.lm.dtype)
 
 
@@ -120,9 +128,20 @@ def main() -> None:
                     help="measure the eager model, which serves until the daemon's compiled copy takes over")
     ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
     ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
+    ap.add_argument("--layout", choices=LAYOUTS, help="serve with this layout instead of the model's own")
+    ap.add_argument("--gaps", default=",".join(map(str, GAPS)), help="gap sizes in tokens, comma-separated")
+    ap.add_argument("--concurrent", default="1,4", help="requests at once, comma-separated")
+    ap.add_argument("--real-shaped", action="store_true",
+                    help="instead of --model, a random checkpoint of the released DiffusionGemma's shape at a "
+                         "small width (bench/real_shaped.py), run at canvases 64 and 256")
     args = ap.parse_args()
 
-    engine = Engine(args.model, device=args.device)
+    if args.real_shaped:
+        from bench import real_shaped
+
+        args.model = real_shaped.build(Path(tempfile.mkdtemp(prefix="dg-real-shaped-")) / "diffusiongemma-mini")
+        (args.model / "dg.json").write_text('{"canvases": [64, 256]}')
+    engine = Engine(args.model, device=args.device, layout=args.layout)
     overrides = {"order": args.order, "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
@@ -137,7 +156,8 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
     how = f"compiled layers (compiled and warmed in {compile_s:.0f} s)" if engine.compiled else "eager"
-    print(f"model: {engine.lm.spec.name} on {engine.lm.device} ({engine.lm.dtype}, {how}); order {engine.sampler.order}"
+    print(f"model: {engine.lm.spec.name} on {engine.lm.device} ({engine.lm.dtype}, {how}), {engine.lm.layout.name} "
+          f"layout, vocabulary {engine.lm.model.config.text_config.vocab_size:,}; order {engine.sampler.order}"
           f"{f' ({engine.sampler.verify} verification rows)' if engine.sampler.order == DRAFT else ''}; context up to {context_tokens} "
           f"tokens; baseline: Llama causal LM of the same size, random weights, KV cache, greedy\n")
     head = (f"{'gap':>4} {'cache':>5} {'req':>3} {'canvas':>6} | {'p50 ms':>7} {'p95 ms':>7} {'steps':>5} "
@@ -145,8 +165,8 @@ def main() -> None:
             f"{'ms/step':>7} | {'AR p50':>7} {'AR p95':>7} | {'AR/diff p50':>11}")
     print(head)
     print("-" * len(head))
-    for gap in GAPS:
-        for concurrent in (1, 4):
+    for gap in map(int, args.gaps.split(",")):
+        for concurrent in map(int, args.concurrent.split(",")):
             for warm in (False, True):
                 d = bench_diffusion(engine, gap, warm, concurrent, args.runs)
                 ar = bench_autoregressive(twin, context_tokens, max(1, round(d["tokens"])), concurrent,
