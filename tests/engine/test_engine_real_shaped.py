@@ -259,7 +259,10 @@ def test_a_trace_of_dg_tiny_shows_its_separator_and_flanks(engine):
     (result,) = engine.run([Job(p.infill_request("t", prefix, suffix, max_tokens=8, trace=True))])
     prompt, canvas = result.trace["prompt"], result.trace["canvas"]
     assert "<sep>" in prompt and prompt.endswith("def area(width, height):\n")
-    assert canvas.startswith("    return") and GAP_SHOWN in canvas and canvas.endswith("print(area(2, 3))\n")
+    left, right = canvas.split(GAP_SHOWN)[0], canvas.split(GAP_SHOWN)[-1]
+    # The cursor line in the left flank (backed up by token healing), the suffix's head in the right.
+    assert left.startswith("    return w") and prefix.startswith(prompt.split("<sep>")[-1] + left)
+    assert right and suffix.startswith(right) and canvas == left + GAP_SHOWN * canvas.count(GAP_SHOWN) + right
     (untraced,) = engine.run([Job(p.infill_request("u", prefix, suffix, max_tokens=8))])
     assert untraced.trace is None
 
