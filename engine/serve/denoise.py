@@ -449,9 +449,11 @@ class FromTheLeft:
                     ids = fixed[q]
                     stop_token = ids[-1] in ends
                     max_lines = requests[q].max_lines
-                    out[q] = Filled(ids[:-1] if stop_token else ids,
-                                    stop_token or bool(max_lines and lines[q] >= max_lines),
-                                    batch.steps[first], confidence[q])
+                    # The slot past the token budget is there for an end marker alone.
+                    budget = requests[q].max_tokens or len(ids)
+                    kept = len(ids) - 1 if stop_token else min(len(ids), budget)
+                    out[q] = Filled(ids[:kept], stop_token or bool(max_lines and lines[q] >= max_lines),
+                                    batch.steps[first], confidence[q] if stop_token else confidence[q][:kept])
             batch.narrow([slot for slot in range(len(batch.active)) if not done[slot // g]])
         return out
 

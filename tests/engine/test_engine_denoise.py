@@ -333,3 +333,15 @@ def test_a_gated_request_stops_at_its_first_token_below_the_gate_and_keeps_the_t
     gated = ask(gate)
     assert gated.token_confidences == full.token_confidences[: first_below + 1]
     assert full.text.startswith(gated.text) and gated.steps == first_below + 1 < full.steps
+
+
+def test_a_middle_the_model_does_not_end_keeps_to_its_token_budget(engine):
+    """The slot past the budget is for the end marker: a token written there is not returned."""
+    cases = [(PREFIX + "    return ", SUFFIX), (PREFIX + "    total = ", SUFFIX), ("import ", "\n")]
+    rows = rows_for(engine, cases)
+    for row in rows:
+        row.max_tokens = 1
+    filled = denoise(engine.lm, rows, IN_ORDER)
+    assert all(len(f.middle_ids) <= 1 for f in filled), filled
+    cut = [f for f in filled if not f.ended]
+    assert cut and all(len(f.token_confidences) == 1 for f in cut), filled
