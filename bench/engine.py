@@ -139,7 +139,8 @@ def main() -> None:
     if args.real_shaped:
         from bench import real_shaped
 
-        args.model = real_shaped.build(Path(tempfile.mkdtemp(prefix="dg-real-shaped-")) / "diffusiongemma-mini")
+        scratch = tempfile.TemporaryDirectory(prefix="dg-real-shaped-")  # removed when the run ends
+        args.model = real_shaped.build(Path(scratch.name) / "diffusiongemma-mini")
         (args.model / "dg.json").write_text('{"canvases": [64, 256]}')
     engine = Engine(args.model, device=args.device, layout=args.layout)
     overrides = {"order": args.order, "verify": args.verify}
