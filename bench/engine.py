@@ -102,7 +102,8 @@ def causal_twin(engine: Engine):
     cfg = LlamaConfig(vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=active_ffn,
                       num_hidden_layers=t.num_hidden_layers, num_attention_heads=t.num_attention_heads,
                       num_key_value_heads=attention.k_proj.out_features // attention.head_dim,
-                      head_dim=attention.head_dim, tie_word_embeddings=True)
+                      head_dim=attention.head_dim, max_position_embeddings=t.max_position_embeddings,
+                      tie_word_embeddings=True)
     return LlamaForCausalLM(cfg).eval().to(engine.lm.device, engine.lm.dtype)
 
 
