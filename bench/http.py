@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.engine import contexts, pct
+from bench.infill import processor
 from engine import DEFAULT_MODEL_DIR
 from engine.client import AsyncEngineClient, EngineClient
 from engine.protocol import EngineError
@@ -93,16 +94,6 @@ def http_door(url: str):
     return Session
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def start_daemon(model: Path, sock: Path, port: int, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "engine", "serve", "--model", str(model), "--socket",
@@ -162,7 +153,7 @@ def main() -> None:
         proc = start_daemon(args.model, sock, port, log)
         try:
             status = wait_settled(sock, proc, log, args.settle_timeout)
-            print(f"machine: {platform.machine()} {os.cpu_count()} cores, {cpu_name()}, load average "
+            print(f"machine: {platform.machine()} {os.cpu_count()} cores, {processor()}, load average "
                   f"{os.getloadavg()[0]:.1f}; Python {platform.python_version()}, aiohttp {aiohttp.__version__}")
             print(f"model: {status.model} on {status.device} ({status.dtype}, "
                   f"{'compiled' if status.compiled else 'eager'}); /infill n_predict {GAP_TOKENS} "
