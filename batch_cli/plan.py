@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from batch_cli.holes import Fill, Hole, close_holes, open_holes
 from batch_cli.textfile import TextFile, with_newlines
 from engine.protocol import InfillResult
-from infill import Completion, CompletionRequest, Document, build_request
+from infill import Completion, CompletionRequest, Document, Rejection, build_request
 from infill.completion import EMPTY, LOW_CONFIDENCE, PARSE_ERROR, STALE, UNSUPPORTED_LANGUAGE
 from infill.judge import judge, uncovered
 
@@ -102,7 +102,7 @@ def leave_uncovered(file_plan: FilePlan, languages: tuple[str, ...]) -> None:
         return
     for outcome, request in zip(file_plan.outcomes, file_plan.requests):
         if request is not None:
-            _leave(outcome, rejection.reason, f"{MESSAGES[rejection.reason]} ({rejection.detail})")
+            _leave(outcome, rejection.reason, _describe(rejection))
     file_plan.requests = [None] * len(file_plan.requests)
 
 
@@ -129,8 +129,7 @@ def compose(file_plan: FilePlan, answers: dict[int, str], *, min_confidence: flo
         verdict = judge(request, answers[index], outcome.token_confidences, outcome.token_ends, document,
                         min_confidence, allow_parse_errors=allow_parse_errors)
         if not isinstance(verdict, Completion):
-            message = MESSAGES[verdict.reason] + (f" ({verdict.detail})" if verdict.detail else "")
-            _leave(outcome, verdict.reason, message, text=verdict.text)
+            _leave(outcome, verdict.reason, _describe(verdict), text=verdict.text)
             continue
         completion = verdict
         text = with_newlines(completion.text, file.newline)
@@ -141,6 +140,10 @@ def compose(file_plan: FilePlan, answers: dict[int, str], *, min_confidence: flo
         fills[index] = Fill(completion.start, completion.end, text)
         outcome.status, outcome.text, outcome.message = FILLED, text, ""
     file_plan.new_text = close_holes(file_plan.opened, file_plan.holes, file_plan.offsets, fills, file.text)
+
+
+def _describe(rejection: Rejection) -> str:
+    return MESSAGES[rejection.reason] + (f" ({rejection.detail})" if rejection.detail else "")
 
 
 def _leave(outcome: Outcome, status: str, message: str | None = None, text: str | None = None) -> None:

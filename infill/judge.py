@@ -8,7 +8,8 @@ A small model is often sure of how a line goes on for a few tokens and unsure af
 longest run of leading tokens whose confidence reaches the threshold, and the judge tries it and a
 few shorter cuts at token boundaries until post-processing accepts one (a cut inside a call may
 leave a bracket open that a shorter cut does not). The threshold is calibrated per model on
-held-out typing (`bench.typing`; the figures are in infill/settings.py and the model card).
+held-out typing (`bench.gate`, `bench.typing`), and carried by the model's dg.json; the figures are
+in its model card.
 """
 
 from __future__ import annotations

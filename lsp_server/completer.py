@@ -77,8 +77,9 @@ class Completer:
         return mine
 
     async def _complete(self, od: OpenDocument, offset: int, invoked: bool) -> tuple[Completion | None, str]:
+        # The model's own defaults once its engine has said them; the generic ones until then.
         status = self.link.engine_status
-        settings = self.settings.for_model(status.min_confidence, status.max_lines) if status else self.settings
+        settings = self.settings.for_model(status and status.min_confidence, status and status.max_lines)
         doc = od.doc
         if not settings.enabled or not self._language_ok(od) or not self._model_covers(od):
             return None, S.NONE
