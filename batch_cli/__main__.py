@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR, exit_status
-from engine.protocol import EngineError
+from engine.protocol import EngineError, Status
+from engine.remote import check_url
 from engine.modeldir import ModelDirError, check_dir
 from batch_cli.atomic import ChangedOnDisk, leftovers, replace_if_unchanged
 from batch_cli.collect import Spot, UsageError, collect
@@ -104,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
     engine.add_argument("--model", type=Path, metavar="DIR", help="model directory (default: the embedded dg-tiny)")
     engine.add_argument("--socket", metavar="PATH", help="engine socket, or tcp://HOST:PORT (default: per model)")
     engine.add_argument("--in-process", action="store_true", help="run the engine in this process, without a daemon")
+    engine.add_argument("--engine-url", metavar="URL",
+                        help="use an OpenAI-compatible server as the engine, http(s)://HOST:PORT/v1 (vLLM serving "
+                             "DiffusionGemma, or dg-engine serve --http), through its chat completions")
+    engine.add_argument("--token-file", type=Path, metavar="PATH",
+                        help="read the engine's token from PATH (default: $DG_ENGINE_TOKEN)")
+    engine.add_argument("--token", help="the engine's token on the command line, where `ps` shows it (avoid)")
     engine.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"seconds to wait for one answer, queueing included (default: {DEFAULT_TIMEOUT_S:.0f})")
     return ap
@@ -150,8 +157,7 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
         try:
             # No engine when every hole was left before asking (a language the model does not cover).
             asking = any(request is not None for file_plan in plans for request in file_plan.requests)
-            async with (open_engine(model_dir=args.model, socket=args.socket, in_process=args.in_process,
-                                    timeout=args.timeout) if asking else contextlib.nullcontext()) as engine:
+            async with (open_engine_of(args) if asking else contextlib.nullcontext()) as engine:
                 await fill_all(engine, plans, jobs=args.jobs, min_confidence=args.min_confidence,
                                allow_parse_errors=args.allow_parse_errors, on_answer=reporter.answered,
                                on_file=on_file, trace=args.trace)
@@ -174,6 +180,44 @@ async def run(args, reporter: Reporter, plans: list[FilePlan]) -> int:
     if reporter.statuses[ENGINE_ERROR]:
         return exit_status.ENGINE
     return exit_status.HOLES_LEFT if reporter.holes_left else exit_status.OK
+
+
+def open_engine_of(args):
+    return open_engine(model_dir=args.model, socket=args.socket, in_process=args.in_process, timeout=args.timeout,
+                       engine_url=args.engine_url, token=args.token, token_file=args.token_file)
+
+
+def model_defaults(args) -> tuple[tuple[str, ...], float | None, int | None]:
+    """The languages, gate and max lines of the model that fills the holes: the remote server's (its
+    model list says them), else the model directory's spec. EngineError when the server cannot say."""
+    if args.engine_url:
+        status = asyncio.run(_remote_status(args))
+        return tuple(status.languages), status.min_confidence, status.max_lines
+    spec = ModelSpec.read(args.model or DEFAULT_MODEL_DIR)
+    return spec.languages, spec.min_confidence, spec.max_lines
+
+
+async def _remote_status(args) -> Status:
+    async with open_engine_of(args) as engine:
+        await engine.connect()
+        return await engine.status()
+
+
+def check_engine_args(args, reporter: Reporter) -> None:
+    """UsageError for engine options that do not go together."""
+    if args.token:
+        reporter.warning("--token shows in `ps` to every user of this machine; prefer $DG_ENGINE_TOKEN or "
+                         "--token-file")
+    if not args.engine_url:
+        return
+    try:
+        args.engine_url = check_url(args.engine_url)
+    except ValueError as exc:
+        raise UsageError(f"--engine-url: {exc}") from None
+    clash = [flag for flag, given in (("--in-process", args.in_process), ("--socket", args.socket),
+                                      ("--model", args.model), ("--trace", args.trace)) if given]
+    if clash:
+        raise UsageError(f"--engine-url uses the server's model, and cannot go with {', '.join(clash)}")
 
 
 def interrupted(args, reporter: Reporter, signum: int) -> int:
@@ -215,25 +259,29 @@ def main(argv: list[str] | None = None) -> int:
             "".encode(args.encoding)
         except LookupError:
             raise UsageError(f"unknown encoding {args.encoding!r}") from None
+        check_engine_args(args, reporter)
         if args.model is not None or args.in_process:
             check_dir(args.model or DEFAULT_MODEL_DIR)
-        spec = ModelSpec.read(args.model or DEFAULT_MODEL_DIR)
+        model_languages, model_confidence, model_lines = model_defaults(args)
         # What the user left unset comes from the model's spec, as in the editor.
         chosen = Settings(min_confidence=args.min_confidence, max_lines=args.max_lines)
-        resolved = chosen.for_model(spec.min_confidence, spec.max_lines)
+        resolved = chosen.for_model(model_confidence, model_lines)
         args.min_confidence, args.max_lines = resolved.min_confidence, resolved.max_lines
         spots = [Spot.parse("--at", spec) for spec in args.at] + [Spot.parse("--span", spec) for spec in args.span]
         plans = collect(args.paths, spots, Filters.create(languages, args.glob, not args.no_ignore), reporter,
                         marker=args.marker, max_bytes=args.max_bytes, encoding=args.encoding,
                         max_lines=args.max_lines)
         for file_plan in plans:
-            leave_uncovered(file_plan, spec.languages)
+            leave_uncovered(file_plan, model_languages)
             for stale in leftovers(file_plan.file.path):
                 stale.unlink(missing_ok=True)
                 reporter.warning(f"removed {stale}, a temporary file an interrupted run left (the file beside it is whole)")
     except (UsageError, ModelDirError) as exc:
         reporter.error(str(exc))
         return exit_status.USAGE
+    except EngineError as exc:
+        reporter.error(f"engine unavailable: {exc}")
+        return exit_status.ENGINE
     if not plans:
         reporter.err.print(f"No holes found (looked for {args.marker!r}).", markup=False)
         return exit_status.OK

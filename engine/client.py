@@ -7,6 +7,9 @@ that is stopped (SIGSTOP) and still accepts connections.
 
     client = EngineClient()                      # the embedded dg-tiny, default socket
     result = client.infill("def add(a, b):\\n", "\\n", max_tokens=24)
+
+`async_engine` gives the front ends either this daemon's asyncio client or, given an engine URL, an
+OpenAI-compatible server as the engine (engine/remote.py), behind the same API.
 """
 
 from __future__ import annotations
@@ -348,3 +351,17 @@ class AsyncEngineClient:
         if self._reader_task is not None:
             self._reader_task.cancel()
             self._reader_task = None
+
+
+def async_engine(address=None, model_dir=None, *, engine_url: str | None = None, token: str | None = None,
+                 token_file: str | os.PathLike | None = None, autostart: bool = True,
+                 timeout: float = REQUEST_TIMEOUT_S):
+    """The engine a front end talks to: the OpenAI-compatible server at `engine_url` when one is given,
+    its token from `token`, `token_file` or $DG_ENGINE_TOKEN; else the daemon at `address` (started
+    when none answers and `autostart`)."""
+    from engine.remote import RemoteEngine, read_token
+
+    if engine_url:
+        return RemoteEngine(engine_url, token, token_file=token_file, timeout=timeout)
+    return AsyncEngineClient(address, model_dir, autostart=autostart, timeout=timeout,
+                             token=read_token(token, token_file))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 SECTION = "dg"
 
@@ -39,6 +40,11 @@ class SettingsError(ValueError):
 class Settings:
     model_dir: str | None = None  # None: the embedded dg-tiny
     engine_socket: str | None = None  # None: the per-model default socket; else a path or tcp://HOST:PORT
+    # An OpenAI-compatible server (vLLM, or dg-engine serve --http) to use instead of the daemon:
+    # http(s)://HOST:PORT/v1. Its token comes from this file, else $DG_ENGINE_TOKEN; never from the
+    # settings themselves, which editors keep in plain files and sync.
+    engine_url: str | None = None
+    engine_token_file: str | None = None
     enabled_languages: tuple[str, ...] = ()  # empty: every language
     max_lines: int | None = None  # None: the model's own (see GENERIC_MAX_LINES)
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
@@ -120,6 +126,22 @@ def _socket(key: str, value: Any) -> str | None:
     return address
 
 
+def _url(key: str, value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise SettingsError(f"{SECTION}.{key} must be a URL (a string) or null, not {_show(value)}")
+    url = value.strip().rstrip("/")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or parts.query or parts.fragment:
+        raise SettingsError(f"{SECTION}.{key} must be http(s)://HOST:PORT/v1, not {_show(value)}")
+    return url
+
+
 def _languages(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
         raise SettingsError(f"{SECTION}.{key} must be a list of language ids such as [\"python\"], "
@@ -153,6 +175,8 @@ def _bool(key: str, value: Any) -> bool:
 _PARSERS = {
     "model_dir": _path,
     "engine_socket": _socket,
+    "engine_url": _url,
+    "engine_token_file": _path,
     "enabled_languages": _languages,
     "max_lines": _int(1, MAX_LINES_LIMIT),
     "debounce_ms": _int(0, MAX_DEBOUNCE_MS),

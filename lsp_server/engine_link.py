@@ -1,9 +1,11 @@
-"""The server's link to the engine daemon: found or started in the background, never waited on.
+"""The server's link to the engine: found or started in the background, never waited on.
 
 A completion request only ever talks to an engine that is up. When none is (at startup, after the
 daemon died, after the engine settings changed) the request gets no answer at once and the link
 brings the engine up in the background, with window/workDoneProgress "loading model"; the requests
-after that get completions again.
+after that get completions again. The engine is the local daemon, or with the engineUrl setting an
+OpenAI-compatible server (engine/remote.py), which the link reconnects to in the same way but never
+starts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import asdict
 from lsprotocol.types import MessageType
 
 from engine import protocol as p
-from engine.client import AsyncEngineClient, Endpoint
+from engine.client import AsyncEngineClient, Endpoint, async_engine
+from engine.remote import RemoteEngine
 from engine.protocol import EngineError
 from infill.settings import Settings
 from lsp_server.ui import UserInterface
@@ -54,7 +57,7 @@ class EngineLink:
         self.error: str | None = None
         self.engine_status: p.Status | None = None
         self._settings = settings
-        self._client: AsyncEngineClient | None = None
+        self._client: AsyncEngineClient | RemoteEngine | None = None
         self._bring_up: asyncio.Task | None = None
         self._failures = 0
         self._retry_at = 0.0
@@ -65,6 +68,18 @@ class EngineLink:
     def endpoint(self) -> Endpoint:
         return Endpoint(self._settings.engine_socket, self._settings.model_dir)
 
+    @property
+    def remote(self) -> bool:
+        return self._settings.engine_url is not None
+
+    @property
+    def address(self) -> str:
+        return self._settings.engine_url or self.endpoint.address
+
+    @staticmethod
+    def _engine_settings(settings: Settings) -> tuple:
+        return settings.model_dir, settings.engine_socket, settings.engine_url, settings.engine_token_file
+
     def activate(self) -> None:
         """The session is up (initialized): from now on the engine is brought up while enabled."""
         self._active = True
@@ -74,8 +89,9 @@ class EngineLink:
     def configure(self, settings: Settings) -> None:
         """Take new settings; a different model or socket means a different engine."""
         old, self._settings = self._settings, settings
-        if (old.model_dir, old.engine_socket) != (settings.model_dir, settings.engine_socket):
-            log.info("engine: model %s, socket %s", settings.model_dir or "dg-tiny", self.endpoint.address)
+        if self._engine_settings(old) != self._engine_settings(settings):
+            log.info("engine: %s", settings.engine_url or f"model {settings.model_dir or 'dg-tiny'}, "
+                                                         f"socket {self.endpoint.address}")
             self._drop_client()
             self._failures, self._retry_at = 0, 0.0
             self.ui.forget("engine")  # a new engine's failure is news
@@ -95,14 +111,16 @@ class EngineLink:
         self._bring_up = self._spawn(self._come_up())
 
     async def _come_up(self) -> None:
-        address, model_dir = self._settings.engine_socket, self._settings.model_dir
+        settings = self._settings
+        address, model_dir = settings.engine_socket, settings.model_dir
         async with self.ui.progress("dg-lsp", "loading model") as ended:
-            client = AsyncEngineClient(address, model_dir, autostart=False, timeout=REPLY_TIMEOUT_S)
+            client = async_engine(address, model_dir, engine_url=settings.engine_url,
+                                  token_file=settings.engine_token_file, autostart=False, timeout=REPLY_TIMEOUT_S)
             try:
                 try:
                     await client.connect()
                 except EngineError as exc:
-                    if not exc.unreachable:
+                    if not exc.unreachable or self.remote:
                         raise
                     await self._start_daemon(address, model_dir)
                     await client.connect()
@@ -118,8 +136,7 @@ class EngineLink:
             self._client, self.engine_status = client, status
             self.state, self.error, self._failures = READY, None, 0
             self.ui.forget("engine")
-            log.info("engine ready at %s: %s on %s (%s)", client.endpoint.address, status.model, status.device,
-                     status.dtype)
+            log.info("engine ready at %s: %s on %s (%s)", self.address, status.model, status.device, status.dtype)
             ended(f"{status.model} ready on {status.device}")
 
     @staticmethod
@@ -133,7 +150,7 @@ class EngineLink:
             await starter.close()
 
     @staticmethod
-    async def _wait_ready(client: AsyncEngineClient) -> p.Status:
+    async def _wait_ready(client: AsyncEngineClient | RemoteEngine) -> p.Status:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             status = await client.status()
@@ -154,6 +171,11 @@ class EngineLink:
         self.state, self.error = FAILED, str(exc)
         self._retry_at = time.monotonic() + RETRY_AFTER_S[min(self._failures, len(RETRY_AFTER_S) - 1)]
         self._failures += 1
+        if self.remote:
+            self.ui.show_once("engine-start", f"dg-lsp: cannot use the engine at {self.address} ({exc}). "
+                                              f"Completions are off until it answers; check the dg.engineUrl "
+                                              f"setting and its token ($DG_ENGINE_TOKEN or dg.engineTokenFile).")
+            return
         endpoint = self.endpoint
         log_path = None if endpoint.tcp else str(endpoint.log_path())
         log_hint = f" The engine log is {log_path}." if log_path and log_path not in str(exc) else ""
@@ -196,19 +218,21 @@ class EngineLink:
             elif exc.code == p.SHUTTING_DOWN:
                 self._lost("it is shutting down")
             elif exc.code not in _DROPPED:
+                hint = "its server's log says why" if self.remote else "run `dg-engine serve` in a terminal to see why"
                 self.ui.show_once(f"engine-error-{exc.code}",
                                   f"dg-lsp: the engine failed a completion request ({exc.code}: {exc}). "
-                                  f"If this repeats, run `dg-engine serve` in a terminal to see why.")
+                                  f"If this repeats, {hint}.")
         return None
 
     def _lost(self, reason: str) -> None:
-        self.ui.show_once("engine-lost", f"dg-lsp: the completion engine stopped ({reason}); starting it again.",
+        again = "reconnecting" if self.remote else "starting it again"
+        self.ui.show_once("engine-lost", f"dg-lsp: the completion engine stopped ({reason}); {again}.",
                           MessageType.Warning)
         self._drop_client()
         self.start()
 
     @staticmethod
-    async def _cancel(client: AsyncEngineClient, id: str) -> None:
+    async def _cancel(client: AsyncEngineClient | RemoteEngine, id: str) -> None:
         try:
             await client.cancel(id)
         except (OSError, EngineError) as exc:
@@ -223,7 +247,7 @@ class EngineLink:
                 log.warning("engine status: %s", exc)
         return {
             "state": self.state,
-            "address": self.endpoint.address,
+            "address": self.address,
             "error": self.error,
             "status": asdict(self.engine_status) if self.engine_status else None,
         }

@@ -1,8 +1,9 @@
 """`dg-engine serve --http HOST:PORT`: the HTTP completion APIs other clients already speak, served
 by the daemon's own scheduler, so that their requests share forward passes with the socket's.
 
-    POST /infill           llama.cpp's server (llama.vim, llama.vscode)
-    POST /v1/completions   OpenAI's, with `suffix`; `stream` answers in server-sent events
+    POST /infill                 llama.cpp's server (llama.vim, llama.vscode)
+    POST /v1/completions         OpenAI's, with `suffix`; `stream` answers in server-sent events
+    POST /v1/chat/completions    OpenAI's, carrying an infill as dg-lsp's remote engine sends it
     GET  /health           200 once the model serves, 503 while it loads or after it failed to
     GET  /v1/models        the one model
 
@@ -65,6 +66,7 @@ class HttpApi:
         app = web.Application(client_max_size=p.MAX_MESSAGE_BYTES, middlewares=[self.guard])
         app.router.add_post("/infill", self.infill)
         app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/health", self.health)
         app.router.add_get("/v1/models", self.models)
         self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
@@ -146,8 +148,9 @@ class HttpApi:
         try:
             ask = api.read_infill(await self.body(request))
             if ask.stream:
-                return await self.stream(request, ask, api.infill_chunk,
-                                         lambda done: api.infill_answer(done, self.model(), ask.response_fields))
+                return await self.stream(request, ask, [], lambda done: [
+                    *([api.infill_chunk(done.text)] if done.text else []),
+                    api.infill_answer(done, self.model(), ask.response_fields)])
             done = await self.complete(ask)
         except p.EngineError as exc:
             return error_response(exc.code, str(exc))
@@ -158,34 +161,49 @@ class HttpApi:
         try:
             ask = api.read_completion(await self.body(request))
             if ask.stream:
-                return await self.stream(
-                    request, ask, lambda text: api.completion_answer(id, created, self.model(), text, None),
-                    lambda done: api.completion_answer(id, created, self.model(), "", done.reason), done_line=True)
+                def answer(text: str, reason: str | None = None) -> dict:
+                    return api.completion_answer(id, created, self.model(), text, reason)
+                return await self.stream(request, ask, [answer(ask.echo)] if ask.echo else [], lambda done: [
+                    *([answer(done.text)] if done.text else []), answer("", done.reason)], done_line=True)
             done = await self.complete(ask)
         except p.EngineError as exc:
             return error_response(exc.code, str(exc))
         return json_response(api.completion_answer(id, created, self.model(), ask.echo + done.text, done.reason))
 
-    async def stream(self, request: web.Request, ask: api.Ask, chunk: Callable[[str], dict],
-                     last: Callable[[api.Done], dict], done_line: bool = False) -> web.StreamResponse:
-        """Server-sent events: the headers at once, the text when the engine has it, then the ending
-        (and OpenAI's `[DONE]`). An engine error after the headers is an event carrying it."""
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        id, created = api.chat_id(), int(time.time())
+        try:
+            ask = api.read_chat(await self.body(request))
+            if ask.stream:
+                def chunk(delta: dict, reason: str | None = None, logprobs: list[dict] | None = None) -> dict:
+                    return api.chat_chunk(id, created, self.model(), delta, reason, logprobs)
+                return await self.stream(request, ask, [chunk({"role": "assistant", "content": ""})], lambda done: [
+                    chunk({"content": done.text}, logprobs=api.token_logprobs(done) if ask.logprobs else None),
+                    chunk({}, done.reason)], done_line=True)
+            done = await self.complete(ask)
+        except p.EngineError as exc:
+            return error_response(exc.code, str(exc))
+        return json_response(api.chat_answer(id, created, self.model(), done, ask.logprobs))
+
+    async def stream(self, request: web.Request, ask: api.Ask, first: list[dict],
+                     rest: Callable[[api.Done], list[dict]], done_line: bool = False) -> web.StreamResponse:
+        """Server-sent events: the headers and the `first` events at once, the `rest` when the engine
+        has the text (then OpenAI's `[DONE]`). An engine error after the headers is an event carrying it."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
 
         async def send(body: dict | str) -> None:
             await response.write(f"data: {body if isinstance(body, str) else dumps(body)}\n\n".encode())
 
-        if ask.echo:
-            await send(chunk(ask.echo))
+        for event in first:
+            await send(event)
         try:
             done = await self.complete(ask)
         except p.EngineError as exc:
             await send(api.error_body(exc.code, str(exc))[1])
         else:
-            if done.text:
-                await send(chunk(done.text))
-            await send(last(done))
+            for event in rest(done):
+                await send(event)
         if done_line:
             await send("[DONE]")
         await response.write_eof()
@@ -204,4 +222,4 @@ class HttpApi:
         if not status.ready:
             return error_response(p.LOAD_FAILED if status.error else p.UNAVAILABLE,
                                   status.error or "the model is still loading")
-        return json_response(api.model_list(status.model, self.started))
+        return json_response(api.model_list(status, self.started))

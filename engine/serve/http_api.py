@@ -1,5 +1,6 @@
-"""The HTTP APIs' bodies: llama.cpp's `/infill` and OpenAI's `/v1/completions`, read into the wire
-protocol's infill request and written back from its result. Pure: no aiohttp, no torch.
+"""The HTTP APIs' bodies: llama.cpp's `/infill` and OpenAI's `/v1/completions` and
+`/v1/chat/completions`, read into the wire protocol's infill request and written back from its
+result. Pure: no aiohttp, no torch.
 
 /infill (what llama.vim and llama.vscode send): `input_prefix`, `prompt` (the start of the middle,
 which the cursor's line already holds), `input_suffix`, `input_extra` chunks, `n_predict`, `stop`,
@@ -14,15 +15,28 @@ other than 1 and token-id prompts are refused, sampler fields are the model's ow
 sends no `suffix` but a prompt in one of the FIM formats of code models (Zed's edit predictions,
 Continue's templates) gets it split back into prefix and suffix: dg has no FIM tokens, and would
 read the markers as code.
+
+/v1/chat/completions: what dg-lsp's remote engine (engine/remote.py) sends, so that the same client
+works against vLLM and against this server: one user message, the file with the gap marked in the
+chat layout's instruction (engine/chat_prompt.py), read back here into prefix and suffix; any other
+chat is refused with a 400 that says so. `max_tokens` (or `max_completion_tokens`, default: as much
+as the gap holds), `stop`, `stream`, and `logprobs`, each token's log of the confidence the engine
+fixed it with, which is how the client's confidence gate works against any server; and `dg`, this
+engine's own `max_lines` and `gate` (where the middle may end early, as the socket's requests say
+it; vLLM ignores fields it does not know). The model's own
+sampler and chat template settings apply (`temperature`, `chat_template_kwargs`, ... are accepted
+and left). `top_logprobs` is refused: the engine keeps no alternatives.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
 from dataclasses import dataclass
 
+from engine import chat_prompt
 from engine import protocol as p
 
 LLAMA_DEFAULT_N_PREDICT = -1  # llama.cpp's default: as much as the gap holds
@@ -73,6 +87,7 @@ class Ask:
     n_indent: int = 0  # /infill: a later line indented less than this ends the completion
     echo: str = ""  # /v1/completions: text put before the completion (the prompt, with echo)
     response_fields: list[str] | None = None  # /infill: only these (slash-separated paths)
+    logprobs: bool = False  # /v1/chat/completions: each token's logprob in the answer
 
 
 # FIM prompt formats, as code models' tokenizers spell them (Zed's format_fim_prompt lists these).
@@ -94,11 +109,12 @@ def split_fim(prompt: str) -> tuple[str, str] | None:
     return None
 
 
-def _request(prefix: str, suffix: str, gap: int) -> p.InfillRequest | None:
+def _request(prefix: str, suffix: str, gap: int, **limits) -> p.InfillRequest | None:
+    """The infill; `limits` are the wire's max_lines and gate."""
     if gap == 0:
         return None
     # No document key: HTTP requests never supersede one another; a client that moves on disconnects.
-    return p.parse_infill({"id": f"http-{next(_ids)}", **p.infill_fields(prefix, suffix, max_tokens=gap)})
+    return p.parse_infill({"id": f"http-{next(_ids)}", **p.infill_fields(prefix, suffix, max_tokens=gap, **limits)})
 
 
 def read_infill(body: dict) -> Ask:
@@ -141,6 +157,44 @@ def read_completion(body: dict) -> Ask:
     prefix, suffix = (prompt, suffix) if suffix is not None else split_fim(prompt) or (prompt, "")
     return Ask(_request(prefix, suffix, _gap_tokens(max_tokens)), _stop_strings(body),
                _field(body, "stream", bool, False), echo=prompt if echo else "")
+
+
+def read_chat(body: dict) -> Ask:
+    """OpenAI's /v1/chat/completions body, as dg-lsp's remote engine sends it."""
+    messages = _field(body, "messages", list)
+    if not messages or not all(isinstance(m, dict) for m in messages):
+        raise bad("'messages' must be a non-empty list of objects")
+    last = messages[-1]
+    if last.get("role") != "user":
+        raise bad("the last message must be the user's")
+    try:
+        prefix, suffix = chat_prompt.read(_text(last.get("content")))
+    except chat_prompt.NotAnInfill as exc:
+        raise bad(str(exc)) from None
+    _field(body, "model", str)
+    _field(body, "chat_template_kwargs", dict)
+    if _field(body, "n", int, 1) != 1:
+        raise bad("'n' must be 1: the model gives one completion per request")
+    if _field(body, "top_logprobs", int, 0):
+        raise bad("'top_logprobs' must be 0: the engine keeps no alternatives to the tokens it fixed")
+    max_tokens = _field(body, "max_completion_tokens", int) if body.get("max_completion_tokens") is not None \
+        else _field(body, "max_tokens", int, p.MAX_GAP_TOKENS)
+    if max_tokens < 0:
+        raise bad("'max_tokens' must be 0 or more")
+    dg = _field(body, "dg", dict, {})
+    limits = {"max_lines": _field(dg, "max_lines", int), "gate": _field(dg, "gate", (int, float))}
+    return Ask(_request(prefix, suffix, _gap_tokens(max_tokens), **limits), _stop_strings(body),
+               _field(body, "stream", bool, False), logprobs=_field(body, "logprobs", bool, False))
+
+
+def _text(content) -> str:
+    """A message's text: a string, or OpenAI's list of parts, of which only text parts are taken."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(part, dict) and part.get("type") == "text"
+                                         and isinstance(part.get("text"), str) for part in content):
+        return "".join(part["text"] for part in content)
+    raise bad("a message's 'content' must be a string or a list of text parts")
 
 
 @dataclass(frozen=True)
@@ -186,16 +240,12 @@ def timings(done: Done) -> dict:
 
 def infill_answer(done: Done, model: str, fields: list[str] | None) -> dict:
     """llama.cpp's /infill answer (non-streaming, or the last chunk of a stream)."""
-    r = done.result
     answer = {
         "index": 0, "content": done.text, "id_slot": 0, "stop": True, "model": model,
         "tokens_predicted": done.tokens, "has_new_line": "\n" in done.text, "truncated": False,
         "stop_type": done.reason, "stopping_word": done.stopping_word, "tokens_cached": 0,
         "timings": timings(done),
-        # This engine's own figures, for a client that knows them.
-        "dg": None if r is None else {"steps": r.steps, "tokens_per_forward": r.tokens_per_forward,
-                                      "mean_confidence": r.mean_confidence, "min_confidence": r.min_confidence,
-                                      "cached_prefix": r.cached_prefix},
+        "dg": engine_figures(done),
     }
     return answer if fields is None else pick(answer, fields)
 
@@ -233,8 +283,62 @@ def completion_answer(id: str, created: int, model: str, text: str | None, reaso
                          "finish_reason": None if reason is None else FINISH_REASONS[reason]}]}
 
 
-def model_list(model: str, created: int) -> dict:
-    return {"object": "list", "data": [{"id": model, "object": "model", "created": created, "owned_by": "dg-lsp"}]}
+def chat_id() -> str:
+    return f"chatcmpl-{time.time_ns():x}"
+
+
+# OpenAI's logprob for a token of probability 0, whose log JSON cannot carry.
+NO_LOGPROB = -9999.0
+
+
+def token_logprobs(done: Done) -> list[dict]:
+    """OpenAI's `logprobs.content`: each token of the text, with the log of its confidence."""
+    r, out, start = done.result, [], 0
+    if r is None:
+        return out
+    for conf, end in zip(r.token_confidences, r.token_ends):
+        if end > len(done.text):
+            break
+        token = done.text[start:end]
+        out.append({"token": token, "logprob": math.log(conf) if conf > 0 else NO_LOGPROB,
+                    "bytes": list(token.encode()), "top_logprobs": []})
+        start = end
+    return out
+
+
+def engine_figures(done: Done) -> dict | None:
+    """This engine's own figures, for a client that knows them (the remote engine reads them)."""
+    r = done.result
+    return None if r is None else {"steps": r.steps, "tokens_per_forward": r.tokens_per_forward,
+                                   "mean_confidence": r.mean_confidence, "min_confidence": r.min_confidence,
+                                   "cached_prefix": r.cached_prefix, "ms": r.ms}
+
+
+def chat_answer(id: str, created: int, model: str, done: Done, logprobs: bool) -> dict:
+    """OpenAI's chat.completion."""
+    return {"id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": done.text},
+                         "logprobs": {"content": token_logprobs(done)} if logprobs else None,
+                         "finish_reason": FINISH_REASONS[done.reason]}],
+            "dg": engine_figures(done)}
+
+
+def chat_chunk(id: str, created: int, model: str, delta: dict, reason: str | None = None,
+               logprobs: list[dict] | None = None) -> dict:
+    """One chunk of a streamed chat.completion (reason None until the last)."""
+    return {"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta,
+                         "logprobs": None if logprobs is None else {"content": logprobs},
+                         "finish_reason": None if reason is None else FINISH_REASONS[reason]}]}
+
+
+def model_list(status: p.Status, created: int) -> dict:
+    """OpenAI's model list; `dg` carries what a client's judge needs of the model (its languages and
+    calibrated gate), which the remote engine reads."""
+    return {"object": "list", "data": [{
+        "id": status.model, "object": "model", "created": created, "owned_by": "dg-lsp",
+        "dg": {"languages": status.languages, "min_confidence": status.min_confidence,
+               "max_lines": status.max_lines, "layout": status.layout}}]}
 
 
 # HTTP status and OpenAI error type for each engine error code.

@@ -1,9 +1,9 @@
 """`dg-engine serve --http`: the real daemon and the real model, through HTTP as other clients speak
-it (llama.cpp's /infill, OpenAI's /v1/completions, also through the official `openai` package)."""
+it (llama.cpp's /infill, OpenAI's /v1/completions and /v1/chat/completions, also through the official
+`openai` package)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -11,73 +11,24 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import exit_status
+from engine import chat_prompt, exit_status
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.serve import http_api as api
 
-from .conftest import TCP_TOKEN, unused_port
+from tests.http_daemon import TOKEN as TCP_TOKEN
+from tests.http_daemon import Http, start, stop, unused_port, wait_healthy
 
 PREFIX = "def mean(values):\n    # Add up the "
 SUFFIX = "\n    total = sum(values)\n    return total / len(values)\n"
 # A context dg-tiny does not end soon: it keeps counting.
 ENDLESS = "numbers = [" + ", ".join(str(i) for i in range(1, 40)) + ", "
-
-
-class Http:
-    """A daemon with a socket and the HTTP APIs, and a small client for it."""
-
-    def __init__(self, port: int, sock: Path, log: Path, token: str | None):
-        self.port, self.sock, self.log, self.token = port, sock, log, token
-
-    def request(self, method: str, path: str, body: bytes | dict | None = None, token: str | None = "default",
-                timeout: float = 120) -> tuple[int, dict, bytes]:
-        token = self.token if token == "default" else token
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
-
-    def post(self, path: str, body, **kw) -> tuple[int, dict]:
-        status, _, raw = self.request("POST", path, body, **kw)
-        return status, json.loads(raw)
-
-
-def start(tmp: Path, env: dict, *extra: str) -> tuple[subprocess.Popen, int, Path, Path]:
-    port, sock, log = unused_port(), tmp / "engine.sock", tmp / "engine.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--socket", str(sock), "--http",
-                                 f"127.0.0.1:{port}", *extra], env=env, stdout=out, stderr=subprocess.STDOUT)
-    return proc, port, sock, log
-
-
-def wait_healthy(server: Http, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the daemon exited {proc.returncode}:\n{server.log.read_text()}")
-        try:
-            if server.request("GET", "/health", token=None, timeout=5)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"no healthy daemon within {timeout} s:\n{server.log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +41,7 @@ def server(tmp_path_factory):
         wait_healthy(srv, proc)
         yield srv
     finally:
-        proc.terminate()
-        try:
-            assert proc.wait(timeout=120) == 0, log.read_text()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        stop(proc, log)
 
 
 def test_health_is_open_and_everything_else_needs_the_token(server):
@@ -176,6 +122,36 @@ def test_completions_through_the_openai_package(server):
     assert [m.id for m in client.models.list()] == ["dg-tiny"]
 
 
+def test_chat_completions_fill_the_gap_the_message_marks(server):
+    """What the remote engine sends: the chat layout's message; its logprobs spell the content."""
+    client = openai.OpenAI(base_url=server.url, api_key=TCP_TOKEN, max_retries=0)
+    message = [{"role": "user", "content": chat_prompt.message(PREFIX, SUFFIX)}]
+    done = client.chat.completions.create(model="dg-tiny", messages=message, max_tokens=16, logprobs=True,
+                                          extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    choice = done.choices[0]
+    assert done.object == "chat.completion" and choice.message.role == "assistant"
+    assert choice.finish_reason in ("stop", "length") and choice.message.content
+    tokens = choice.logprobs.content
+    assert "".join(t.token for t in tokens) == choice.message.content
+    assert all(t.logprob <= 0 and bytes(t.bytes) == t.token.encode() for t in tokens)
+
+    chunks = list(client.chat.completions.create(model="dg-tiny", messages=message, max_tokens=16, stream=True))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    assert isinstance("".join(c.choices[0].delta.content or "" for c in chunks), str)
+
+    with pytest.raises(openai.BadRequestError, match="this server fills gaps"):
+        client.chat.completions.create(model="dg-tiny", messages=[{"role": "user", "content": "hello"}])
+
+
+def test_chat_completions_take_the_daemon_s_own_limits(server):
+    """`dg.max_lines` ends the middle where the socket's max_lines would."""
+    body = {"messages": [{"role": "user", "content": chat_prompt.message(ENDLESS, "\n")}], "max_tokens": 64,
+            "dg": {"max_lines": 1, "gate": 0.0}}
+    code, answer = server.post("/v1/chat/completions", body)
+    assert code == 200 and answer["choices"][0]["message"]["content"].count("\n") <= 1
+
+
 def test_completions_stream_is_server_sent_events_ending_in_done(server):
     code, headers, raw = server.request("POST", "/v1/completions", {"prompt": PREFIX, "suffix": SUFFIX,
                                                                      "max_tokens": 8, "stream": True,
@@ -205,6 +181,13 @@ def test_a_zero_token_completion_is_empty(server):
     ("/v1/completions", {"prompt": "x", "max_tokens": -1}, 400, "'max_tokens'"),
     ("/v1/completions", {"prompt": "x", "suffix": ["a"]}, 400, "'suffix' must be str"),
     ("/v1/completions", {"prompt": "x", "stream": "yes"}, 400, "'stream' must be bool"),
+    ("/v1/chat/completions", {"messages": []}, 400, "'messages'"),
+    ("/v1/chat/completions", {"messages": [{"role": "system", "content": "x"}]}, 400, "the user's"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": 3}]}, 400, "'content'"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": chat_prompt.message("a", "b")}],
+                              "top_logprobs": 3}, 400, "'top_logprobs'"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": chat_prompt.message("a", "b")}],
+                              "dg": {"max_lines": 0}}, 400, "max_lines"),
 ])
 def test_bad_requests_get_a_clear_4xx(server, path, body, code, words):
     status, _, raw = server.request("POST", path, body)
