@@ -83,7 +83,7 @@ def test_editors_and_readmes_leave_every_default_to_the_server():
     assert re.search(r"^M\.defaults = \{.*?^  settings = \{\},$", neovim, re.M | re.S)
     per_model = {"maxLines", "minConfidence"}
     assert {key for key in keys if Settings.__dataclass_fields__[re.sub(r"([A-Z])", r"_\1", key).lower()].default
-            is None and key not in ("modelDir", "engineSocket")} == per_model
+            is None and key not in ("modelDir", "engineSocket", "engineUrl", "engineTokenFile")} == per_model
     for readme in ("README.md", "editors/README.md"):
         rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", (root / readme).read_text(), re.M)}
         for key in per_model:

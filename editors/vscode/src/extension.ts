@@ -15,7 +15,10 @@ import {
 
 const SECTION = 'dg';
 // Keys forwarded to the server (initializationOptions and workspace/didChangeConfiguration).
-const SERVER_KEYS = ['modelDir', 'engineSocket', 'enabledLanguages', 'maxLines', 'debounceMs', 'minConfidence'] as const;
+const SERVER_KEYS = [
+	'modelDir', 'engineSocket', 'engineUrl', 'engineTokenFile', 'enabledLanguages', 'maxLines', 'debounceMs',
+	'minConfidence',
+] as const;
 // Keys whose change needs a new server process (command line or document selector).
 const RESTART_KEYS = ['serverPath', 'serverArgs', 'enabledLanguages'] as const;
 
