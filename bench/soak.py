@@ -8,11 +8,14 @@ and the daemon it starts, and samples the resident memory (RSS) of both processe
   and an inlineCompletion per keystroke, Tab for an exact suggestion);
 - 1 to 4 documents typed at once, so the daemon batches requests of different contexts;
 - maxLines cycling through 1, 3 and 8, so gaps of several sizes are asked for.
-It prints RSS at each sample and the slope after warm-up (the first quarter of the samples), in KB per
-keystroke; a slope under --flat-kb is flat.
+It names the machine, prints RSS at each sample, and the least-squares slope after warm-up (the first
+quarter of the samples), in MB per 1,000 keystrokes; a slope under --flat-mb is flat. Typing starts
+once the daemon serves its steady state (its compiled model swapped in).
 
 What bounds each cache, so that a flat slope is expected:
 - the daemon's prefix KV cache: 256 MiB of tensors (engine.serve.kvcache.PrefixCache, least recently used out);
+- oneDNN's primitive cache and ideep's computation cache, keyed by matmul shapes: 256 entries each,
+  about 140 MB together (engine.__main__.NATIVE_CACHE_BOUNDS; 1,024 each by default);
 - compiled graphs: at most 16 per layer (engine.serve.compiled.compile_layers, recompile_limit);
 - the server's answer cache: 64 answers (lsp_server.memory.CACHE_SIZE); its latency figures: the last
   500 of each kind (lsp_server.stats.RECENT); one shown suggestion per open document.
@@ -66,13 +69,13 @@ def stretch(text: str, rng: random.Random, length: int) -> tuple[int, int]:
     return start, len(text) if end < 0 else end
 
 
-def slope_kb_per_keystroke(samples: list[tuple[int, float]]) -> float:
-    """Least-squares slope of RSS (MB) over keystrokes, in KB per keystroke."""
+def slope_mb_per_1000(samples: list[tuple[int, float]]) -> float:
+    """Least-squares slope of RSS (MB) over keystrokes, in MB per 1,000 keystrokes."""
     n = len(samples)
     mx = sum(k for k, _ in samples) / n
     my = sum(m for _, m in samples) / n
     var = sum((k - mx) ** 2 for k, _ in samples)
-    return 1024 * sum((k - mx) * (m - my) for k, m in samples) / var if var else 0.0
+    return 1000 * sum((k - mx) * (m - my) for k, m in samples) / var if var else 0.0
 
 
 class Soak:
@@ -127,6 +130,7 @@ async def main(args: argparse.Namespace) -> dict:
         began = time.perf_counter()
         await soak.run()
         minutes = (time.perf_counter() - began) / 60
+        engine = (await status(client))["engine"]["status"]
     finally:
         await stop(client)
         if own_engine:
@@ -139,34 +143,38 @@ async def main(args: argparse.Namespace) -> dict:
     return {
         "machine": machine(), "keystrokes": soak.tally.keystrokes, "documents": soak.docs,
         "files": len(soak.sources), "minutes": round(minutes, 1), "shown": soak.tally.shown,
+        "engine": {k: engine[k] for k in ("requests", "ms_per_step", "cache_hit_rate", "compiled")},
         "samples": soak.samples,
-        "slope_kb_per_keystroke": {"dg-lsp": round(slope_kb_per_keystroke([(k, a) for k, a, _ in after]), 3),
-                                   "daemon": round(slope_kb_per_keystroke([(k, b) for k, _, b in after]), 3)},
+        "slope_mb_per_1000": {"dg-lsp": round(slope_mb_per_1000([(k, a) for k, a, _ in after]), 2),
+                              "daemon": round(slope_mb_per_1000([(k, b) for k, _, b in after]), 2)},
     }
 
 
-def report(r: dict, flat_kb: float) -> None:
+def report(r: dict, flat_mb: float) -> None:
     print(f"\n{r['machine']}")
     print(f"{r['keystrokes']:,} keystrokes in {r['documents']:,} documents from {r['files']} files, "
           f"{r['minutes']} min; suggestions shown {r['shown']:,} times")
+    e = r["engine"]
+    print(f"daemon: {e['requests']:,} requests, {e['ms_per_step']} ms per denoising step, prefix cache hit rate "
+          f"{e['cache_hit_rate']:.0%}, compiled {e['compiled']}")
     first, last = r["samples"][0], r["samples"][-1]
     for name, i in (("dg-lsp", 1), ("daemon", 2)):
-        slope = r["slope_kb_per_keystroke"][name]
-        verdict = "flat" if abs(slope) < flat_kb else "GROWING"
-        print(f"  {name:7} RSS {first[i]:7.1f} -> {last[i]:7.1f} MB; after warm-up {slope:+.3f} KB per keystroke "
-              f"({verdict}, bar {flat_kb} KB)")
+        slope = r["slope_mb_per_1000"][name]
+        verdict = "flat" if abs(slope) < flat_mb else "GROWING"
+        print(f"  {name:7} RSS {first[i]:7.1f} -> {last[i]:7.1f} MB; after warm-up {slope:+.2f} MB per 1,000 "
+              f"keystrokes ({verdict}, bar {flat_mb} MB)")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keystrokes", type=int, default=20_000)
     ap.add_argument("--sample-every", type=int, default=1_000, help="keystrokes between RSS samples")
-    ap.add_argument("--flat-kb", type=float, default=0.5, help="the largest slope called flat, KB per keystroke")
+    ap.add_argument("--flat-mb", type=float, default=0.5, help="the largest slope called flat, MB per 1,000 keystrokes")
     ap.add_argument("--engine-socket", help="a running engine to use (default: one of its own, shut down after)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     arguments = ap.parse_args()
     result = asyncio.run(main(arguments))
-    report(result, arguments.flat_kb)
+    report(result, arguments.flat_mb)
     if arguments.json:
         arguments.json.write_text(json.dumps(result, indent=1))

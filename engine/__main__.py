@@ -32,6 +32,15 @@ from engine.address import ALLOW_REMOTE_FLAG, ListenError, host_port, is_loopbac
 from engine.spec import LAYOUTS, ModelSpec
 
 MIN_TOKEN_BYTES = 16
+# PyTorch's CPU matmuls in bfloat16 go through oneDNN, which keeps two caches keyed by exact shapes
+# and read their capacities once, from the environment: oneDNN's primitive cache (about 280 KB per
+# shape) and ideep's computation cache (about 260 KB). At their default of 1,024 entries each, a
+# daemon serving varied contexts (every new context length is a new shape) grows by up to 560 MB
+# before they fill (issue #20). dg-tiny's steps use 117 shapes across batches of 1, 2, 4 and 8
+# rows and both canvases, so 256 entries each keep those with room for recent encoder lengths, in
+# about 140 MB; 70 varied batches took as long with 128 entries each as with the defaults.
+# LRU_CACHE_CAPACITY=0 crashes PyTorch 2.13. Values already in the environment are kept.
+NATIVE_CACHE_BOUNDS = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "256", "LRU_CACHE_CAPACITY": "256"}
 
 
 class UsageError(Exception):
@@ -103,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 def serve(args) -> int:
     import asyncio
 
+    for name, value in NATIVE_CACHE_BOUNDS.items():  # before anything imports torch
+        os.environ.setdefault(name, value)
     from engine.serve.daemon import Daemon
     from engine.serve.engine import Engine
     from engine.serve.scheduler import Scheduler

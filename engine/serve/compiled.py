@@ -22,7 +22,8 @@ def compile_layers(model) -> None:
     for layer in (*model.model.encoder.language_model.layers, *model.model.decoder.layers):
         # Each layer keeps its own graphs (one row, several rows; training, no-grad and eval passes)
         # instead of all sharing one code object's default limit of 8, past which dynamo would fall
-        # back to eager for good.
+        # back to eager for good. Bound: 16 graphs a layer, whatever shapes come (dynamic=True: a
+        # graph serves every batch size and length past 1); a layer that would need more runs eagerly.
         layer.compile(dynamic=True, isolate_recompiles=True, recompile_limit=16)
 
 

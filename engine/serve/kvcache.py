@@ -2,6 +2,10 @@
 
 Each entry is the one-row `DynamicCache` the encoder wrote for a token sequence. A lookup finds
 the longest cached sequence that is a prefix of the new one; the caller encodes only the rest.
+
+Bound: MAX_BYTES of key and value tensors (what their storages hold, measured equal), least recently
+used out; the newest entry stays even when it alone is larger. A dg-tiny context of 241 tokens takes
+482 KiB (4 layers, 2 KV heads of 64, bfloat16), so about 540 contexts fit.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ def cache_bytes(cache: DynamicCache) -> int:
                if isinstance(t, torch.Tensor))
 
 
+MAX_BYTES = 256 * 1024 * 1024
+
+
 class PrefixCache:
-    def __init__(self, max_bytes: int = 256 * 1024 * 1024):
+    def __init__(self, max_bytes: int = MAX_BYTES):
         self.max_bytes = max_bytes
         self.entries: OrderedDict[tuple[int, ...], DynamicCache] = OrderedDict()
         self.sizes: dict[tuple[int, ...], int] = {}
