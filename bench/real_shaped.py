@@ -91,8 +91,8 @@ for i in range(10):
 '''
 
 
-def config(shape: str = "tiny") -> DiffusionGemmaConfig:
-    dims = dict(SHAPES[shape])
+def config(shape: str = "tiny", **widths) -> DiffusionGemmaConfig:
+    dims = SHAPES[shape] | widths
     layers = dims["num_hidden_layers"]
     text = dict(vocab_size=VOCAB, eos_token_id=EOS_IDS, pad_token_id=0, bos_token_id=2, attention_k_eq_v=True,
                 layer_types=["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(layers)],
@@ -143,13 +143,13 @@ def favour(model, token: int) -> None:
 
 
 def build(path: Path, shape: str = "tiny", favoured: int | None = None, seed: int = 0,
-          max_shard_size: str = "16MB", device: str = "cpu") -> Path:
-    """Write the checkpoint into `path` (created) and return it."""
+          max_shard_size: str = "16MB", device: str = "cpu", **widths) -> Path:
+    """Write the checkpoint into `path` (created) and return it; `widths` override the shape's."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     with torch.device(device):
-        model = DiffusionGemmaForBlockDiffusion(config(shape))
+        model = DiffusionGemmaForBlockDiffusion(config(shape, **widths))
     if favoured is not None:
         favour(model, favoured)
     model.generation_config = generation_config()

@@ -1,18 +1,24 @@
 """Checks on a model directory that need no torch (the CLI reports them before loading anything).
 
 Each failure is one line that says what to fix. Weights are checked from their safetensors headers
-alone: a file that is not safetensors, one cut short, integer weights, or weights larger than the
-memory this machine has free are refused in milliseconds instead of failing (or swapping) minutes
-into a load.
+alone: a file that is not safetensors, one cut short, or integer weights are refused in milliseconds
+instead of failing minutes into a load. The same headers say how many bytes the text weights take in
+a given dtype, which the loader checks against the memory free where it loads them
+(engine/serve/fit.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the safetensors library itself enforces
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
+# Tensors a text-only load skips (engine/serve/textonly.py): the vision tower and its projection.
+VISION_KEYS = (r"vision_tower\.", r"embed_vision\.")
+_VISION = re.compile("|".join(VISION_KEYS))
 
 
 class ModelDirError(Exception):
@@ -20,6 +26,12 @@ class ModelDirError(Exception):
 
 
 def check_dir(path: Path) -> None:
+    weight_headers(path)
+
+
+def weight_headers(path: Path) -> dict[str, dict]:
+    """Every tensor's header entry (dtype, shape, data_offsets) across the directory's safetensors files,
+    after checking the directory: ModelDirError, in one line, for one that cannot work."""
     if not path.is_dir():
         raise ModelDirError(f"model directory {path} does not exist")
     missing = [f for f in ("config.json", "tokenizer.json") if not (path / f).is_file()]
@@ -28,22 +40,22 @@ def check_dir(path: Path) -> None:
         missing.append("*.safetensors weights")
     if missing:
         raise ModelDirError(f"model directory {path} lacks {', '.join(missing)}")
+    quantized = "quantization_config" in read_config(path)
+    return {name: entry for file in weights for name, entry in check_weights(file, quantized).items()}
+
+
+def read_config(path: Path) -> dict:
     try:
         config = json.loads((path / "config.json").read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelDirError(f"{path / 'config.json'} is not valid JSON: {exc}") from None
     if not isinstance(config, dict):
         raise ModelDirError(f"{path / 'config.json'} is not a JSON object")
-    quantized = "quantization_config" in config
-    total = sum(check_weights(file, quantized) for file in weights)
-    free = available_memory()
-    if free is not None and total > free:
-        raise ModelDirError(f"the weights in {path} need {total / 2**30:.1f} GiB and this machine has "
-                            f"{free / 2**30:.1f} GiB of memory free; use a smaller model or a larger machine")
+    return config
 
 
-def check_weights(file: Path, quantized: bool) -> int:
-    """Validate one safetensors file's header against its size; return the bytes its tensors take."""
+def check_weights(file: Path, quantized: bool) -> dict[str, dict]:
+    """Validate one safetensors file's header against its size; return its tensors' entries."""
     size = file.stat().st_size
     try:
         with file.open("rb") as fh:
@@ -62,7 +74,20 @@ def check_weights(file: Path, quantized: bool) -> int:
     if not quantized and not dtypes <= FLOAT_DTYPES:
         raise ModelDirError(f"{file} holds {', '.join(sorted(dtypes - FLOAT_DTYPES))} tensors; an unquantized "
                             f"model's weights are floating point ({', '.join(sorted(FLOAT_DTYPES))})")
-    return end
+    return tensors
+
+
+def text_weight_bytes(path: Path, itemsize: int) -> int:
+    """Bytes the model's text weights take loaded with `itemsize` bytes per element (the vision tower is
+    skipped). A quantized checkpoint's tensors keep the size they are stored in."""
+    quantized = "quantization_config" in read_config(path)
+    total = 0
+    for name, entry in weight_headers(path).items():
+        if _VISION.search(name):
+            continue
+        start, end = entry["data_offsets"]
+        total += int(end) - int(start) if quantized else math.prod(entry["shape"]) * itemsize
+    return total
 
 
 def available_memory() -> int | None:
@@ -73,4 +98,3 @@ def available_memory() -> int | None:
     except (OSError, KeyError, ValueError):
         return None
     return kib * 1024
-

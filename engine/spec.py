@@ -93,6 +93,12 @@ class ModelSpec:
             raise ModelDirError(f"{path / DG_JSON}: max_lines must be at least 1, not {spec.max_lines}")
         return spec
 
+    @property
+    def own_recipe(self) -> bool:
+        """Trained by this project's recipe (training/train.py; its dg.json carries the counters): served
+        as it was trained and measured, where that differs from how transformers serves a stock checkpoint."""
+        return bool(self.training)
+
     def write(self, path: Path) -> None:
         """Write dg.json into the model directory `path`."""
         fields = {k: v for k, v in asdict(self).items() if k not in NOT_IN_DG_JSON}

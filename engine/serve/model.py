@@ -20,6 +20,7 @@ from engine.canvas import EOI, PAD, SEP
 from engine.layouts import ChatLayout, SepLayout
 from engine.modeldir import ModelDirError, check_dir
 from engine.serve.denoise import SamplerSettings
+from engine.serve.fit import check_fits
 from engine.serve.textonly import TextOnlyDiffusionGemma
 from engine.spec import CHAT_LAYOUT, ModelSpec
 
@@ -151,14 +152,15 @@ def special_ids(tokenizer: Tokenizer, config) -> tuple[int, int | None, int]:
     return sep, vocab.get(EOI), vocab.get(PAD, config.text_config.pad_token_id)
 
 
-def sampler_settings(generation_config, order: str, verify: int | None = None) -> SamplerSettings:
-    """The checkpoint's own denoising defaults (generation_config.json, and the order and the draft
-    order's verification rows from its spec), ours where it sets none."""
+def sampler_settings(generation_config, spec: ModelSpec) -> SamplerSettings:
+    """The checkpoint's own denoising defaults (generation_config.json, and from its spec the order, the draft
+    order's verification rows and, for a model of this project's recipe, its self-conditioning), ours where
+    it sets none."""
     g = generation_config
     found = dict(max_steps=g.max_denoising_steps, t_min=g.t_min, t_max=g.t_max,
                  stability_threshold=g.stability_threshold, confidence_threshold=g.confidence_threshold,
-                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None, order=order,
-                 verify=verify)
+                 entropy_bound=g.sampler_config.entropy_bound if g.sampler_config is not None else None,
+                 order=spec.order, verify=spec.verify, tempered_self_conditioning=False if spec.own_recipe else None)
     return SamplerSettings(**{k: v for k, v in found.items() if v is not None})
 
 
@@ -180,10 +182,14 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None,
     check_dir(path)
     spec = ModelSpec.read(path, layout=layout)
     dev = torch.device(device) if device else pick_device()
+    target = getattr(torch, dtype) if dtype else torch.bfloat16 if dev.type != "cpu" else cpu_dtype()
+    check_fits(path, dev, target)
     try:
+        # Each tensor is read into the target dtype on the target device, so the checkpoint never sits in
+        # host memory whole, nor in float32 (that was about 104 GB for 26B-A4B).
         model, info = TextOnlyDiffusionGemma.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
-            output_loading_info=True,
+            path, local_files_only=True, use_safetensors=True, trust_remote_code=False, dtype=target,
+            device_map={"": dev}, output_loading_info=True,
         )
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
@@ -195,12 +201,11 @@ def load(path: str | Path, device: str | None = None, dtype: str | None = None,
     if missing := sorted(info["missing_keys"]):
         raise ModelDirError(f"the weights in {path} lack {len(missing)} tensors its config.json describes "
                             f"(such as {missing[0]}): the config does not match the weights")
-    model = model.to(dev).eval()
-    if dtype:
-        model = model.to(getattr(torch, dtype))
-    else:
-        model = model.to(torch.bfloat16 if dev.type != "cpu" else cpu_dtype())
-    return serving(model, tokenizer, spec, path, dev)
+    if spec.own_recipe:
+        # Served as it was measured: its buffers (the rotary frequencies) in the model's dtype too, as
+        # Module.to(dtype) left them. A stock checkpoint keeps them in float32, as transformers loads it.
+        model.to(target)
+    return serving(model.eval(), tokenizer, spec, path, dev)
 
 
 def serving(model: TextOnlyDiffusionGemma, tokenizer: Tokenizer, spec: ModelSpec, path: Path,
@@ -224,7 +229,7 @@ def serving(model: TextOnlyDiffusionGemma, tokenizer: Tokenizer, spec: ModelSpec
     else:
         fitted = dict(layout=SepLayout(encode, spec, sep, eoi))
     return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, path=path, device=device,
-                       sampler=sampler_settings(model.generation_config, spec.order, spec.verify), sep_id=sep,
+                       sampler=sampler_settings(model.generation_config, spec), sep_id=sep,
                        eoi_id=eoi, pad_id=pad, **fitted)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from torch import nn
 from transformers.models.diffusion_gemma import modeling_diffusion_gemma as dg
 
+from engine.modeldir import VISION_KEYS
+
 
 class TextOnlyEncoderModel(dg.DiffusionGemmaEncoderModel):
     def __init__(self, config):
@@ -30,7 +32,7 @@ class TextOnlyModel(dg.DiffusionGemmaModel):
 
 
 class TextOnlyDiffusionGemma(dg.DiffusionGemmaForBlockDiffusion):
-    _keys_to_ignore_on_load_unexpected = [r"vision_tower\.", r"embed_vision\."]
+    _keys_to_ignore_on_load_unexpected = list(VISION_KEYS)
 
     def __init__(self, config):
         dg.DiffusionGemmaPreTrainedModel.__init__(self, config)
