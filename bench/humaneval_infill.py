@@ -12,6 +12,7 @@ it drops leaves the gap as it is. It adds the share shown and pass@1 among shown
 
     python -m bench.humaneval_infill --split single --sample 200
     python -m bench.humaneval_infill --model path/to/model --split single,multi,span
+    python -m bench.humaneval_infill --model path/to/diffusiongemma --layout sep   # or chat: compare layouts
     python -m bench.humaneval_infill --split heldout --sample 500
     python -m bench.humaneval_infill --split heldout --max-steps 8 --entropy-bound 1.0   # sampler trials
     python -m bench.humaneval_infill --split single --sample 200 --served
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
-from engine.spec import ORDERS
+from engine.spec import LAYOUTS, ORDERS
 from infill import Completion, Document, build_request, postprocess
 from infill.settings import Settings
 
@@ -189,20 +190,21 @@ def main() -> None:
     ap.add_argument("--entropy-bound", type=float, help="override the model's entropy bound")
     ap.add_argument("--order", choices=ORDERS, help="override the model's denoising order")
     ap.add_argument("--verify", type=int, help="override the draft order's verification rows")
+    ap.add_argument("--layout", choices=LAYOUTS, help="serve with this layout instead of the model's own")
     ap.add_argument("--served", action="store_true", help="score what the language server would show")
     args = ap.parse_args()
 
     from engine.serve.engine import Engine
 
     t0 = time.time()
-    engine = Engine(args.model)
+    engine = Engine(args.model, layout=args.layout)
     overrides = {"max_steps": args.max_steps, "entropy_bound": args.entropy_bound, "order": args.order,
                  "verify": args.verify}
     engine.sampler = dataclasses.replace(engine.sampler, **{k: v for k, v in overrides.items() if v is not None})
     engine.warm_up()
     settings = Settings().for_model(engine.lm.spec.min_confidence, engine.lm.spec.max_lines)  # the server's
     print(f"model {args.model} on {engine.lm.device} ({engine.lm.dtype}), loaded in {time.time() - t0:.1f}s; "
-          f"sampler {engine.sampler}; "
+          f"{engine.lm.layout.name} layout; sampler {engine.sampler}; "
           f"machine: {platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cores",
           file=sys.stderr)
     report = {}
@@ -221,6 +223,7 @@ def main() -> None:
             texts = [t or "" for t in shown]
         row = dict(
             tasks=len(tasks),
+            layout=engine.lm.layout.name,
             **text_scores(tasks, texts),
             mean_steps=round(sum(r.steps for r in results if r) / len(tasks), 2),
             tokens_per_forward=round(sum(r.tokens_per_forward for r in results if r) / len(tasks), 3),

@@ -25,8 +25,10 @@ A model may instead ask for one of two orders that fill the gap from its left en
   denoises them one by one with the suffix in view.
 - draft: the same tokens, several per forward pass: the model drafts the open slots, and rows that
   take the draft's first tokens as given verify them (see FromTheLeft).
-Both end a row's middle at its end token, at the row's line or token limit, or at its first token less
-confident than the row's gate: the client shows nothing past it.
+Every order ends a row's middle at its end token, at the row's line or token limit, or at its first token
+less confident than the row's gate: the client shows nothing past it (Row.ends_at). The orders from the
+left stop writing there; the entropy-bound order cuts its canvas there, and counts the slots past the
+line and token limits as settled when it judges whether to stop, as it does the slots past an end token.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from transformers.models.diffusion_gemma.generation_diffusion_gemma import DiffusionGemmaGenerationConfig
 
-from engine.canvas import Layout, middle_from_gap
+from engine.canvas import Layout
 from engine.serve.kvcache import batch_caches
 from engine.spec import DRAFT, ENTROPY_BOUND, LEFT_TO_RIGHT
 
@@ -64,6 +66,12 @@ class SamplerSettings:
     # draft: verification rows per request, so at most this many slots fixed per step (dg.json's
     # "verify"; each costs a canvas row in the step's forward pass, see the model card).
     verify: int = 4
+    # entropy_bound: each step is conditioned on the last step's logits at that step's temperature, as
+    # transformers' DiffusionGemmaForBlockDiffusion.generate does (models/diffusion_gemma/
+    # generation_diffusion_gemma.py, `_denoising_step`: `self_conditioning_logits = processed_logits`, the
+    # output of LinearTemperatureScheduleLogitsProcessor, in the embeddings' dtype). False: on the untempered
+    # logits, as this project's recipe trains (training/train.py) and dg-tiny was measured.
+    tempered_self_conditioning: bool = True
 
     def temperature(self, cur_step: int) -> float:
         """`LinearTemperatureScheduleLogitsProcessor`'s schedule; `cur_step` counts the steps left."""
@@ -75,10 +83,31 @@ class Row:
     layout: Layout
     cache: object  # the row's one-row encoder DynamicCache
     alive: Callable[[], bool] = lambda: True  # False once cancelled, superseded or past deadline
-    max_lines: int | None = None  # left_to_right, draft: the middle ends after this many newlines
-    max_tokens: int | None = None  # left_to_right, draft: ... or this many tokens (the gap holds more)
+    max_lines: int | None = None  # the middle ends after this many newlines
+    max_tokens: int | None = None  # ... or this many tokens (the gap holds more)
     heal: str = ""  # left_to_right, draft: text the middle must start with (token healing, LoadedModel.heal)
-    gate: float | None = None  # left_to_right, draft: ... or at the first token less confident than this
+    gate: float | None = None  # ... or at the first token less confident than this
+
+    @property
+    def length(self) -> int:
+        """Gap slots the middle may take: the token budget and one more, which only an end token may take."""
+        gap = self.layout.gap_length
+        return min(gap, self.max_tokens + 1) if self.max_tokens else gap
+
+    def ends_at(self, token: int, count: int, lines: int, prob: float, ends: set[int]) -> bool:
+        """Whether the middle ends at its `count`-th token, `token`, of probability `prob`, with `lines`
+        newlines up to and with it: an end token, the line limit, the last slot it may take, or a token
+        below the gate."""
+        return (token in ends or bool(self.max_lines and lines >= self.max_lines) or count >= self.length
+                or (self.gate is not None and prob < self.gate))
+
+    def filled(self, ids: list[int], confidence: list[float], lines: int, steps: int, ends: set[int]) -> Filled:
+        """The Filled of a middle written up to where it ends (`ends_at`): an end token is cut from it, and
+        so is a token past the budget (that slot is for an end token alone)."""
+        stop_token = bool(ids) and ids[-1] in ends
+        kept = len(ids) - 1 if stop_token else min(len(ids), self.max_tokens or len(ids))
+        return Filled(ids[:kept], stop_token or bool(self.max_lines and lines >= self.max_lines), steps,
+                      confidence if stop_token else confidence[:kept])
 
 
 @dataclass
@@ -151,6 +180,23 @@ def after_middle(argmax: torch.Tensor, end_ids: int | Sequence[int] | None) -> t
         return torch.zeros_like(argmax, dtype=torch.bool)
     is_end = torch.isin(argmax, torch.tensor(ends, device=argmax.device)).int()
     return (is_end.cumsum(-1) - is_end) > 0
+
+
+def past_limits(batch: Batch) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A function of (batch indices, their argmax gaps) that marks the gap slots after each row's middle
+    reaches its line limit or its last slot (Row.length), counting tokens as Row.ends_at does (a <pad>
+    is filler, not a token)."""
+    many = batch.gap_width + 1
+    lines = torch.tensor([r.max_lines or many for r in batch.rows], device=batch.device)[:, None]
+    length = torch.tensor([r.length for r in batch.rows], device=batch.device)[:, None]
+    newline = batch.lm.newline_mask.to(batch.device)
+
+    def past(idx: torch.Tensor, argmax: torch.Tensor) -> torch.Tensor:
+        token = (argmax != batch.lm.pad_id).int()
+        nl = newline[argmax].int()
+        return ((token.cumsum(-1) - token) >= length[idx]) | ((nl.cumsum(-1) - nl) >= lines[idx])
+
+    return past
 
 
 def allowed_only(logits: torch.Tensor, reserved: torch.Tensor | None) -> torch.Tensor:
@@ -251,16 +297,20 @@ class Batch:
         self.active = [self.active[slot] for slot in keep]
         self.mask = self._decoder_mask(self.active) if self.active else None
 
-    def forward(self) -> torch.Tensor | None:
-        """Drop the rows no longer alive, then one decoder pass over the rest (its logits become the next
-        pass's self-conditioning); returns the rows' batch indices, None when no row is left."""
+    def forward(self, temperature: float | None = None) -> torch.Tensor | None:
+        """Drop the rows no longer alive, then one decoder pass over the rest, conditioned on the last
+        pass's logits (divided by `temperature` when given); returns the rows' batch indices, None when no
+        row is left."""
         self.narrow([slot for slot, i in enumerate(self.active) if self.rows[i].alive()])
         if not self.active:
             return None
         idx = torch.tensor(self.active, device=self.device)
+        conditioning = self.logits
+        if conditioning is not None and temperature is not None:
+            conditioning = (conditioning / temperature).to(self.model.dtype)
         hidden = self.model.model.decoder(
             decoder_input_ids=self.canvas[idx], cache=self.cache, decoder_attention_mask=self.mask,
-            decoder_position_ids=self.positions[idx], self_conditioning_logits=self.logits).last_hidden_state
+            decoder_position_ids=self.positions[idx], self_conditioning_logits=conditioning).last_hidden_state
         # Reserved tokens are masked before anything reads the logits, the next pass's self-conditioning
         # included, as a logits processor in transformers' generate() would be.
         self.logits = allowed_only(softcapped_logits(self.model, hidden), self.lm.reserved)
@@ -309,7 +359,9 @@ class StableAndConfident:
 
 class EntropyBoundOrder:
     """DiffusionGemma's rules: `max_steps` steps at a falling temperature, each accepting the
-    lowest-entropy gap slots and renoising the rest, until the canvas is stable and confident."""
+    lowest-entropy gap slots and renoising the rest, until the canvas is stable and confident. The
+    middle is the final argmax canvas read from the left up to where the row's rules end it
+    (Row.ends_at), as the orders from the left write it."""
 
     def __init__(self, settings: SamplerSettings):
         self.settings = settings
@@ -318,24 +370,28 @@ class EntropyBoundOrder:
         s, lm = self.settings, batch.lm
         out: list[Filled | None] = [None] * len(batch.rows)
         stop = StableAndConfident(s, batch)
+        limits = past_limits(batch)
+        last_temperature = None
         for cur_step in reversed(range(1, s.max_steps + 1)):
-            # 1. One decoder pass over the rows still alive.
-            if (idx := batch.forward()) is None:
+            # 1. One decoder pass over the rows still alive, conditioned on the last step's logits.
+            if (idx := batch.forward(last_temperature)) is None:
                 break
             # 2. Accept the lowest-entropy gap slots, drawn at the step's temperature, and renoise the rest.
             g_valid = batch.gap_valid[idx]
             uniforms = batch.noise.uniforms(batch.active, batch.gap_width)
             pred = predict_gap(batch.gap_logits(idx), s.temperature(cur_step))
+            if s.tempered_self_conditioning:
+                last_temperature = s.temperature(cur_step)
             accepted = entropy_bound_accept(pred.entropy.masked_fill(~g_valid, float("inf")), s.entropy_bound)
             batch.set_gap(batch.active, torch.where(accepted, pred.draw_at(uniforms, accepted),
                                                     batch.noise.tokens(batch.active, batch.gap_width, batch.vocab)))
             if on_step is not None:
                 on_step(batch.canvas.clone())
             # 3. Stop a row once its argmax canvas is stable and confident. The stop judges what the
-            #    completion will be: slots past a row's gap, and slots after the middle's <eoi> (cut from
-            #    the completion), count as settled, as flanks do.
+            #    completion will be: slots past a row's gap, and slots after the middle's <eoi> or past its
+            #    line or token limit (cut from the completion), count as settled, as flanks do.
             argmax = pred.argmax.masked_fill(~g_valid, 0)
-            settled = ~g_valid | after_middle(argmax, lm.end_ids)
+            settled = ~g_valid | after_middle(argmax, lm.end_ids) | limits(idx, argmax)
             stopped = stop(idx, argmax.masked_fill(settled, lm.pad_id), pred.entropy.masked_fill(settled, 0.0))
             done = [True] * len(idx) if cur_step == 1 else stopped.tolist()
             for slot, i in enumerate(batch.active):
@@ -346,13 +402,30 @@ class EntropyBoundOrder:
 
     @staticmethod
     def _filled(batch: Batch, slot: int, i: int, argmax: torch.Tensor) -> Filled:
-        lm, lay = batch.lm, batch.rows[i].layout
-        gap_ids = argmax[: lay.gap_length].tolist()
-        middle, ended = middle_from_gap(gap_ids, lm.end_ids, lm.pad_id)
-        n = min(len(gap_ids), len(middle) + int(ended))
-        raw = batch.logits[slot, lay.gap_start : lay.gap_start + n]
-        conf = torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1)
-        return Filled(middle, ended, batch.steps[i], [round(c, 4) for c in conf.tolist()])
+        """Row i's middle: its argmax gap read from the left to where it ends, <pad> skipped as filler."""
+        lm, row = batch.lm, batch.rows[i]
+        ends, newline = set(lm.end_ids), lm.newline_mask
+        tokens = argmax[: row.layout.gap_length].tolist()
+
+        def read(probs: list[float]) -> tuple[list[int], list[float], int, int]:
+            """The middle's ids, their confidences, its newlines and the gap slots it spans."""
+            ids, confidence, lines = [], [], 0
+            for k, (t, c) in enumerate(zip(tokens, probs)):
+                if t == lm.pad_id and t not in ends:
+                    continue
+                ids.append(t)
+                confidence.append(round(c, 4))
+                lines += bool(newline[t])
+                if row.ends_at(t, len(ids), lines, c, ends):
+                    return ids, confidence, lines, k + 1
+            return ids, confidence, lines, len(probs)
+
+        # Where the middle ends but for the gate bounds the slots whose confidence is needed (each costs a
+        # pass over the vocabulary); the gate can only end it sooner.
+        n = read([1.0] * len(tokens))[3]
+        raw = batch.logits[slot, row.layout.gap_start : row.layout.gap_start + n]
+        ids, confidence, lines, _ = read(torch.softmax(raw, dim=-1).gather(-1, argmax[:n, None]).squeeze(-1).tolist())
+        return row.filled(ids, confidence, lines, batch.steps[i], ends)
 
 
 class FromTheLeft:
@@ -389,7 +462,6 @@ class FromTheLeft:
         drafts: list[list[int]] = [[] for _ in requests]  # per request: the draft after them
         confidence: list[list[float]] = [[] for _ in requests]
         lines = [0] * len(requests)
-        length = [min(r.layout.gap_length, (r.max_tokens or r.layout.gap_length) + 1) for r in requests]
         heal = [r.heal for r in requests]  # per request: healed text the fixed slots have not written yet
         while (idx := batch.forward()) is not None:
             active = batch.active[::g]  # each request's first row; its rows follow it
@@ -424,9 +496,7 @@ class FromTheLeft:
                     fixed[q].append(t)
                     confidence[q].append(round(probs[a * k + r], 4))
                     lines[q] += newline[t]
-                    max_lines, gate = requests[q].max_lines, requests[q].gate
-                    ended = (t in ends or bool(max_lines and lines[q] >= max_lines) or len(fixed[q]) >= length[q]
-                             or (gate is not None and probs[a * k + r] < gate))
+                    ended = requests[q].ends_at(t, len(fixed[q]), lines[q], probs[a * k + r], ends)
                     if ended or heal[q] or r + 1 == k or drafts[q][r : r + 1] != [t]:
                         break
                 if self.drafts:
@@ -446,14 +516,7 @@ class FromTheLeft:
             for a, first in enumerate(active):
                 if done[a]:
                     q = first // g
-                    ids = fixed[q]
-                    stop_token = ids[-1] in ends
-                    max_lines = requests[q].max_lines
-                    # The slot past the token budget is there for an end marker alone.
-                    budget = requests[q].max_tokens or len(ids)
-                    kept = len(ids) - 1 if stop_token else min(len(ids), budget)
-                    out[q] = Filled(ids[:kept], stop_token or bool(max_lines and lines[q] >= max_lines),
-                                    batch.steps[first], confidence[q] if stop_token else confidence[q][:kept])
+                    out[q] = requests[q].filled(fixed[q], confidence[q], lines[q], batch.steps[first], ends)
             batch.narrow([slot for slot in range(len(batch.active)) if not done[slot // g]])
         return out
 

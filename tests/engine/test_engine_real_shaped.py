@@ -13,7 +13,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from bench import real_shaped
+from bench import humaneval_infill, real_shaped
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.canvas import Budget
@@ -25,6 +25,8 @@ from engine.spec import CHAT_LAYOUT, SEP_LAYOUT, ModelSpec
 PREFIX = "def area(width, height):\n    "
 SUFFIX = "\n\n\nprint(area(2, 3))\n"
 CANVAS = 64  # the smallest canvas other runtimes run the checkpoint at; 256 costs a CPU 4 times as much
+needs_data = pytest.mark.skipif(not humaneval_infill.EVAL_DIR.exists(),
+                                reason=f"no HumanEval-infilling data at {humaneval_infill.EVAL_DIR}")
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +62,14 @@ def favoured(real):
     real.sampler = sampler
 
 
-def infill(engine, prefix=PREFIX, suffix=SUFFIX, max_tokens=24):
+def infill(engine, prefix=PREFIX, suffix=SUFFIX, max_tokens=24, **fields):
     from engine.serve.engine import Job
 
-    return engine.run([Job(p.infill_request("t", prefix, suffix, max_tokens=max_tokens))])[0]
+    return engine.run([Job(p.infill_request("t", prefix, suffix, max_tokens=max_tokens, **fields))])[0]
+
+
+def newline_token(lm) -> int:
+    return next(i for i in lm.newline_mask.nonzero().flatten().tolist() if not lm.reserved[i])
 
 
 def test_the_checkpoint_has_the_released_structure(real_dir):
@@ -146,10 +152,84 @@ def test_the_middle_ends_at_each_eos_id(favoured, eos):
     assert (result.text, result.ended) == ("", True)
 
 
-def test_a_text_token_fills_the_gap_and_does_not_end_it(favoured):
+def test_a_text_token_fills_the_token_budget_and_does_not_end_it(favoured):
     engine = favoured(300)
     result = infill(engine)
-    assert set(result.text) == set(engine.lm.decode([300])) and len(result.text) > CANVAS // 2 and not result.ended
+    assert result.text == engine.lm.decode([300] * 24) and len(result.token_confidences) == 24 and not result.ended
+
+
+def test_the_middle_ends_at_the_line_limit(favoured, real):
+    """As left to right ends it: with the token that holds the newline, marked as ended."""
+    result = infill(favoured(newline_token(real.lm)), max_lines=1)
+    assert len(result.token_confidences) == 1 and result.ended and result.text.count("\n") == 1
+
+
+@pytest.mark.parametrize("gate, tokens", [(1.0, 1), (0.0, 5)])
+def test_the_middle_ends_at_its_first_token_below_the_gate(favoured, gate, tokens):
+    """As left to right ends it: with that token (the client cuts it), or at the budget when none is below."""
+    result = infill(favoured(300), max_tokens=5, gate=gate)
+    assert len(result.token_confidences) == tokens and not result.ended
+
+
+def test_the_stop_counts_slots_past_the_line_and_token_limits_as_settled(real):
+    from engine.serve.denoise import Batch, Row, past_limits
+    from engine.serve.kvcache import encode_context
+
+    lm = real.lm
+    (layout,) = real.layouts(p.infill_request("t", PREFIX, SUFFIX, max_tokens=24), PREFIX)
+    cache, _ = encode_context(lm.model, layout.encoder_ids, real.store)
+    batch = Batch(lm, [Row(layout, cache, max_tokens=3), Row(layout, cache, max_lines=1), Row(layout, cache)])
+    argmax = torch.full((3, batch.gap_width), 300)
+    argmax[0, 1] = lm.pad_id  # filler, not a token of the middle
+    argmax[1, 2] = newline_token(lm)
+    past = past_limits(batch)(torch.arange(3), argmax)
+    # Row 0: its 3 tokens and the slot for an end token are slots 0 and 2 to 4; row 1 ends with its newline.
+    assert past[0].tolist().index(True) == 5 and past[1].tolist().index(True) == 3 and not past[2].any()
+
+
+@pytest.mark.parametrize("tempered", [True, False])
+def test_self_conditioning_is_on_tempered_logits_as_transformers_generate_does(real, monkeypatch, tempered):
+    """transformers' generate conditions each step on the last step's logits after its temperature
+    schedule, in the embeddings' dtype; a model of this project's recipe (dg-tiny) on the logits as they are."""
+    from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+        LinearTemperatureScheduleLogitsProcessor)
+
+    from engine.serve import denoise as d
+    from engine.serve.kvcache import encode_context
+    from engine.serve.model import load
+
+    lm = real.lm
+    assert real.sampler.tempered_self_conditioning and not load(DEFAULT_MODEL_DIR).sampler.tempered_self_conditioning
+    (layout,) = real.layouts(p.infill_request("t", PREFIX, SUFFIX, max_tokens=24), PREFIX)
+    cache, _ = encode_context(lm.model, layout.encoder_ids, real.store)
+    logits, conditioning = [], []
+    softcapped, decoder = d.softcapped_logits, lm.model.model.decoder
+    monkeypatch.setattr(d, "softcapped_logits", lambda model, hidden: logits.append(softcapped(model, hidden))
+                        or logits[-1])
+    monkeypatch.setattr(decoder, "forward", lambda *args, forward=decoder.forward, **kw: conditioning.append(
+        kw["self_conditioning_logits"]) or forward(*args, **kw))
+    settings = dataclasses.replace(real.sampler, max_steps=3, confidence_threshold=0.0,
+                                   tempered_self_conditioning=tempered)
+    d.denoise(lm, [d.Row(layout, cache)], settings)
+    assert len(conditioning) == 3 and conditioning[0] is None
+    schedule = LinearTemperatureScheduleLogitsProcessor(settings.t_min, settings.t_max, settings.max_steps)
+    for step, (given, last) in enumerate(zip(conditioning[1:], logits)):
+        if tempered:
+            want = schedule(None, last, cur_step=settings.max_steps - step).to(lm.model.dtype)
+            assert given.dtype == want.dtype and torch.equal(given, want)
+        else:
+            assert given is last
+
+
+@needs_data
+@pytest.mark.parametrize("layout", [SEP_LAYOUT, CHAT_LAYOUT])
+def test_humaneval_runs_either_layout_on_any_checkpoint(real_dir, layout, tmp_path, monkeypatch):
+    out = tmp_path / "report.json"
+    monkeypatch.setattr("sys.argv", ["humaneval_infill", "--model", str(real_dir), "--layout", layout, "--split",
+                                     "single", "--sample", "2", "--max-steps", "2", "--json", str(out)])
+    humaneval_infill.main()
+    row = json.loads(out.read_text())["single"]
+    assert (row["layout"], row["tasks"]) == (layout, 2)
 
 
 @pytest.mark.parametrize("reserved", [105, 258_880, 4, 200_000])  # <|turn>, <|image|>, <mask>, an <unusedN>
