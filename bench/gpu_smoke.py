@@ -9,7 +9,9 @@ read the 3.8B "active" parameters: N canvas tokens, each routed to k of E expert
 1 - (1 - k/E)^N of every layer's experts (87% at N = 32 for 8 of 128), so a step reads nearly all
 the weights, while an autoregressive token reads the active ones. The last columns time that
 autoregressive decoding (a Llama of the active size, KV cache, greedy) for as many tokens as the
-gap holds, and the ratio of the two latencies.
+gap holds, and the ratio of the two latencies. First it checks the loader's path on the device: a
+real-shaped checkpoint (bench/real_shaped.py) written to disk and read back by the engine's own load(),
+each tensor straight into the serving dtype on the device.
 
     python -m bench.gpu_smoke                                   # on a GPU machine, under 10 minutes
     python -m bench.gpu_smoke --shape tiny --device cpu --steps 2   # the same code, small, on a CPU
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +31,8 @@ from bench import real_shaped
 from bench.engine import bench_autoregressive, causal_twin
 from engine import protocol as p
 from engine.serve.engine import Engine, Job
-from engine.serve.model import cpu_dtype, serving
+from engine.modeldir import text_weight_bytes
+from engine.serve.model import cpu_dtype, load, serving
 from engine.serve.textonly import TextOnlyDiffusionGemma
 from engine.spec import CHAT_BUDGET, CHAT_LAYOUT, ModelSpec
 
@@ -53,6 +57,25 @@ def build(shape: str, device: torch.device) -> Engine:
     spec = ModelSpec(name=f"random {shape}", budget=CHAT_BUDGET, canvases=CANVASES, layout=CHAT_LAYOUT,
                      chat_template=real_shaped.CHAT_TEMPLATE)
     return Engine.around(serving(model, real_shaped.tokenizer(), spec, Path("(built in memory)"), device))
+
+
+def load_check(device: torch.device, steps: int) -> str:
+    """A real-shaped checkpoint read from disk by load() onto `device`, and one request served from it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = real_shaped.build(Path(tmp) / "real-shaped")
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        lm = load(path, device=str(device))
+        seconds = time.perf_counter() - t0
+        placed = sorted({f"{t.device} in {str(t.dtype).removeprefix('torch.')}" for t in lm.model.parameters()})
+        peak = (f", {torch.cuda.max_memory_allocated(device) / 1e6:.0f} MB of GPU memory at most for "
+                f"{text_weight_bytes(path, lm.dtype.itemsize) / 1e6:.0f} MB of text weights"
+                if device.type == "cuda" else "")
+        engine = Engine.around(lm, dataclasses.replace(lm.sampler, max_steps=steps))
+        (result,) = engine.run([Job(p.infill_request("load", PREFIX, SUFFIX, max_tokens=8))])
+    return (f"load(): a real-shaped checkpoint read onto {'; '.join(placed)} in {seconds:.1f} s{peak}; "
+            f"a request served in {result.steps} steps")
 
 
 def bandwidth(device: torch.device, gib: float) -> float:
@@ -113,6 +136,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device(args.device)
+    print(load_check(device, args.steps), flush=True)
     t0 = time.perf_counter()
     engine = build(args.shape, device)
     # Random weights are never confident: every request runs all its steps, as a hard one would.
