@@ -1,7 +1,8 @@
 """Load a DiffusionGemma model directory for infill: config, safetensors weights, tokenizer.
 
 Local directories only (never a hub download, never trust_remote_code), text-only (no vision
-tower), on the best device present, in the dtype that measures faster there.
+tower), on the best device present, in the dtype that measures faster there: each tensor is read
+straight into that dtype on that device, once engine/serve/fit.py has found that they fit there.
 """
 
 from __future__ import annotations
