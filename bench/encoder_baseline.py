@@ -30,7 +30,8 @@ from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
 from engine.canvas import layout_for
 from engine.serve.denoise import softcapped_logits
-from engine.serve.engine import Engine, first_lines
+from engine.protocol import first_lines
+from engine.serve.engine import Engine
 from engine.serve.model import LoadedModel
 
 

@@ -17,12 +17,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_GAP_TOKENS = 256
+# An infill request's `word_ends`: how many, how long, and of what (a word's end is spelled in ASCII here, so
+# that every client and the engine agree on where a word ends).
+MAX_WORD_ENDS = 32
+MAX_WORD_LENGTH = 128
+WORD_END = re.compile(r"[A-Za-z0-9_]*")
 
 # Error codes. A reply carries one of the first nine; a client raises the last two itself, when no
 # reply comes.
@@ -67,9 +74,13 @@ class InfillRequest:
     doc: str = ""
     deadline_ms: int | None = None
     max_lines: int | None = None  # the middle ends after this many lines (None: where the model ends it)
-    # The client shows the middle only up to its first token less confident than this (its judge's
+    # The client shows the middle only as far as its joint probability reaches this (its judge's
     # gate), so orders that write from the left stop there rather than spend steps on what nobody sees.
     gate: float | None = None
+    # The ways the word the cursor is in may end, from the words the client's document spells: the middle
+    # starts with one of them, then a character that cannot continue a word (anything but a letter, a digit
+    # or "_"), or ends. Empty: the middle is free. Orders that write from the left keep to it.
+    word_ends: tuple[str, ...] = ()
     trace: bool = False  # the result carries what the model saw (InfillResult.trace)
 
 
@@ -160,12 +171,14 @@ def decode(line: bytes) -> dict:
 
 
 def infill_fields(prefix: str, suffix: str, *, max_tokens: int, doc: str = "", deadline_ms: int | None = None,
-                  max_lines: int | None = None, gate: float | None = None, trace: bool = False) -> dict:
+                  max_lines: int | None = None, gate: float | None = None, word_ends: Sequence[str] = (),
+                  trace: bool = False) -> dict:
     """An infill request's fields as every client sends them. The gap is clamped to the wire's limit
-    here, once: a block of many lines may ask for more than a gap holds, and gets what fits. `trace`
-    is sent only when asked for."""
+    here, once: a block of many lines may ask for more than a gap holds, and gets what fits. `word_ends`
+    and `trace` are sent only when there are some."""
     return dict(prefix=prefix, suffix=suffix, max_tokens=max(1, min(max_tokens, MAX_GAP_TOKENS)), doc=doc,
-                deadline_ms=deadline_ms, max_lines=max_lines, gate=gate, **({"trace": True} if trace else {}))
+                deadline_ms=deadline_ms, max_lines=max_lines, gate=gate,
+                **({"word_ends": list(word_ends)} if word_ends else {}), **({"trace": True} if trace else {}))
 
 
 def infill_request(id: str, prefix: str, suffix: str, **fields) -> InfillRequest:
@@ -185,6 +198,7 @@ def parse_infill(msg: dict) -> InfillRequest:
             deadline_ms=None if msg.get("deadline_ms") is None else int(msg["deadline_ms"]),
             max_lines=None if msg.get("max_lines") is None else int(msg["max_lines"]),
             gate=None if msg.get("gate") is None else float(msg["gate"]),
+            word_ends=tuple(msg.get("word_ends", ())) if isinstance(msg.get("word_ends", []), list) else None,
             trace=msg.get("trace", False),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e400)
@@ -197,9 +211,26 @@ def parse_infill(msg: dict) -> InfillRequest:
         raise EngineError(BAD_REQUEST, "max_lines must be at least 1")
     if req.gate is not None and not 0.0 <= req.gate <= 1.0:
         raise EngineError(BAD_REQUEST, "gate must be from 0 to 1")
+    if req.word_ends is None or len(req.word_ends) > MAX_WORD_ENDS or not all(
+            isinstance(end, str) and len(end) <= MAX_WORD_LENGTH and WORD_END.fullmatch(end) for end in req.word_ends):
+        raise EngineError(BAD_REQUEST, f"word_ends must be at most {MAX_WORD_ENDS} strings of at most "
+                                       f"{MAX_WORD_LENGTH} ASCII letters, digits and underscores")
     if not isinstance(req.trace, bool):
         raise EngineError(BAD_REQUEST, "trace must be true or false")
     return req
+
+
+def first_lines(text: str, max_lines: int | None) -> str:
+    """`text` through its `max_lines`-th newline, as a request's max_lines cuts a middle; the indentation a newline token carries for the next
+    line goes with the rest."""
+    if max_lines is None:
+        return text
+    end = -1
+    for _ in range(max_lines):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            return text
+    return text[: end + 1]
 
 
 def result_from_dict(d: dict) -> InfillResult:

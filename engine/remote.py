@@ -29,6 +29,7 @@ import math
 import os
 import ssl
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -118,10 +119,11 @@ class RemoteEngine:
 
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                      deadline_ms: int | None = None, id: str | None = None, max_lines: int | None = None,
-                     gate: float | None = None, trace: bool = False) -> p.InfillResult:
+                     gate: float | None = None, word_ends: Sequence[str] = (),
+                     trace: bool = False) -> p.InfillResult:
         """The middle between `prefix` and `suffix`. `doc` and `id` are the caller's: a superseded request
         is cancelled by cancelling this call. `gate` is the caller's to apply; dg-engine also stops at it,
-        as the daemon does; `max_lines` cuts the text as the daemon does."""
+        and keeps to `word_ends`, as the daemon does; `max_lines` cuts the text as the daemon does."""
         if trace:
             raise p.EngineError(p.BAD_REQUEST, "a remote engine does not report what its model saw; "
                                                "trace with the local engine")
@@ -136,7 +138,7 @@ class RemoteEngine:
                    # The chat layout's prompt: the model answers at once, without a thinking channel.
                    "chat_template_kwargs": {"enable_thinking": False},
                    # dg-engine's own: where the middle may end early. vLLM ignores fields it does not know.
-                   "dg": {"max_lines": max_lines, "gate": gate}}
+                   "dg": {"max_lines": max_lines, "gate": gate, "word_ends": list(word_ends)}}
         limit = self.timeout if deadline_ms is None else deadline_ms / 1000
         started = time.perf_counter()
         try:
@@ -164,7 +166,7 @@ class RemoteEngine:
         confidences, ends = _confidences(tokens, text)
         if confidences is None:
             raise self._bad_answer("its logprobs do not spell its text")
-        text = _first_lines(text, max_lines)
+        text = p.first_lines(text, max_lines)
         ends = [min(end, len(text)) for end in ends]
         figures = answer.get("dg") if isinstance(answer.get("dg"), dict) else {}
         conf = confidences or [0.0]
@@ -338,15 +340,3 @@ def _confidences(tokens: list, text: str) -> tuple[list[float] | None, list[int]
     if not text.startswith(spelled.decode(errors="ignore")[: len(text)]):
         return None, []
     return confidences, ends
-
-
-def _first_lines(text: str, max_lines: int | None) -> str:
-    """`text` through its `max_lines`-th newline, as the daemon cuts a middle."""
-    if max_lines is None:
-        return text
-    end = -1
-    for _ in range(max_lines):
-        end = text.find("\n", end + 1)
-        if end < 0:
-            return text
-    return text[: end + 1]

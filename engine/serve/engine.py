@@ -19,27 +19,15 @@ from engine.canvas import Layout
 from engine.layouts import trace
 from engine.serve.compiled import compiled_copy
 from engine.serve.denoise import Row, SamplerSettings, denoise
+from engine.serve.lead import Lead
 from engine.spec import ENTROPY_BOUND
-from engine.serve.kvcache import PrefixCache, encode_contexts
+from engine.serve.kvcache import MAX_BYTES, PrefixCache, encode_contexts
 from engine.serve.model import LoadedModel, load
 
 WARM_UP_PREFIX = 'def greet(name):\n    """Say hello."""\n'
 WARM_UP_SUFFIX = "\n\ngreet('world')\n"
 
 log = logging.getLogger("dg-engine")
-
-
-def first_lines(text: str, max_lines: int | None) -> str:
-    """`text` through its `max_lines`-th newline; the indentation a newline token carries for the next
-    line goes with the rest."""
-    if max_lines is None:
-        return text
-    end = -1
-    for _ in range(max_lines):
-        end = text.find("\n", end + 1)
-        if end < 0:
-            return text
-    return text[: end + 1]
 
 
 @dataclass
@@ -103,13 +91,13 @@ class BackgroundCompile:
 
 class Engine:
     def __init__(self, model_dir, device: str | None = None, dtype: str | None = None,
-                 sampler: SamplerSettings | None = None, cache_bytes: int = 256 * 1024 * 1024,
+                 sampler: SamplerSettings | None = None, cache_bytes: int = MAX_BYTES,
                  layout: str | None = None):
         self._serve(load(model_dir, device=device, dtype=dtype, layout=layout), sampler, cache_bytes)
 
     @classmethod
     def around(cls, lm: LoadedModel, sampler: SamplerSettings | None = None,
-               cache_bytes: int = 256 * 1024 * 1024) -> Engine:
+               cache_bytes: int = MAX_BYTES) -> Engine:
         """An engine for a model already in memory (bench/gpu_smoke.py builds one on the GPU)."""
         engine = cls.__new__(cls)
         engine._serve(lm, sampler, cache_bytes)
@@ -175,8 +163,8 @@ class Engine:
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
             req = jobs[j].request
             for layout in lays:
-                rows.append(Row(layout, cache, jobs[j].alive, req.max_lines, req.max_tokens, heal=healed[j][1],
-                                gate=req.gate))
+                rows.append(Row(layout, cache, jobs[j].alive, req.max_lines, req.max_tokens,
+                                lead=Lead.of(healed[j][1], req.word_ends if self.heals() else ()), gate=req.gate))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)
@@ -189,7 +177,7 @@ class Engine:
             conf = f.token_confidences or [0.0]
             # The middle re-wrote the healed text, which the document already holds.
             heal = len(healed[j][1])
-            text = first_lines(lm.decode(f.middle_ids)[heal:], jobs[j].request.max_lines)
+            text = p.first_lines(lm.decode(f.middle_ids)[heal:], jobs[j].request.max_lines)
             ends = [min(len(text), max(0, len(lm.decode(f.middle_ids[: k + 1])) - heal))
                     for k in range(len(f.middle_ids))]
             result = p.InfillResult(

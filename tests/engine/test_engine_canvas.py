@@ -88,7 +88,7 @@ def test_a_long_gap_gets_the_largest_canvas_or_a_grown_one():
 
 
 def test_first_lines_cuts_after_the_limits_newline_and_keeps_shorter_text():
-    from engine.serve.engine import first_lines
+    from engine.protocol import first_lines
 
     assert first_lines("a = 1\n    b = 2\n", 1) == "a = 1\n"
     assert first_lines("a = 1\n    b = 2\n    c", 2) == "a = 1\n    b = 2\n"
