@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--allow-parse-errors", action="store_true",
                         help="keep completions that make the file fail to parse")
     output.add_argument("--min-confidence", type=_confidence, metavar="X",
-                        help="fill a hole up to the model's first token less confident than X, as the editor shows "
+                        help="fill a hole as far as the model's joint confidence reaches X, as the editor shows "
                              "it (default: the model's own, `dg-engine status` shows it)")
     output.add_argument("--max-lines", type=_max_lines, metavar="N",
                         help="longest completion for a block hole, in lines (default: the model's own)")

@@ -30,7 +30,7 @@ async def fill_all(engine, plans: list[FilePlan], *, jobs: int, min_confidence: 
                 # older one with the same key, and holes of one file must be batched, not dropped.
                 result = await engine.infill(request.prefix, request.suffix, max_tokens=request.max_tokens,
                                              max_lines=request.max_lines, doc=f"{file_plan.uri}#hole{index}",
-                                             gate=min_confidence, trace=trace)
+                                             gate=min_confidence, word_ends=request.word_ends, trace=trace)
             except EngineError as exc:
                 if exc.unreachable:
                     raise

@@ -78,7 +78,8 @@ def main() -> None:
     answers: dict[int, p.InfillResult | None] = {}
     for start in range(0, len(asked), 8):
         chunk = asked[start : start + 8]
-        jobs = [Job(p.infill_request(str(i), r.prefix, r.suffix, max_tokens=r.max_tokens, max_lines=r.max_lines))
+        jobs = [Job(p.infill_request(str(i), r.prefix, r.suffix, max_tokens=r.max_tokens, max_lines=r.max_lines,
+                                     word_ends=r.word_ends))
                 for i, r in chunk]
         answers.update({i: a for (i, _), a in zip(chunk, engine.run(jobs))})
     print(f"machine: {platform.machine()} {os.cpu_count()} cores; model {args.model} ({engine.sampler.order}); "
@@ -104,7 +105,7 @@ def main() -> None:
 
 
 def timed_gate(engine, Job, places, asked, gate: float) -> None:
-    """The engine stopping each answer at its first token below the gate, against answering it whole,
+    """The engine stopping each answer where its joint probability falls below the gate, against answering it whole,
     one request at a time as an editor asks: the steps and time saved, and whether the judge shows
     the same items."""
     runs = {}
@@ -113,7 +114,8 @@ def timed_gate(engine, Job, places, asked, gate: float) -> None:
         for i, r in asked:
             started = time.perf_counter()
             answer = engine.run([Job(p.infill_request(str(i), r.prefix, r.suffix, max_tokens=r.max_tokens,
-                                                      max_lines=r.max_lines, gate=stop))])[0]
+                                                      max_lines=r.max_lines, word_ends=r.word_ends,
+                                                      gate=stop))])[0]
             ms.append((time.perf_counter() - started) * 1000)
             steps.append(answer.steps)
             doc = places[i][0]

@@ -139,7 +139,7 @@ class Served:
     def engine_request(self) -> p.InfillRequest | None:
         r = self.request
         return r and p.infill_request(self.task["task_id"], r.prefix, r.suffix, max_tokens=r.max_tokens,
-                                      max_lines=r.max_lines)
+                                      max_lines=r.max_lines, word_ends=r.word_ends)
 
     def shown(self, raw_text: str) -> str | None:
         """The completion the server would show for the model's text, or None."""

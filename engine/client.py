@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine import DEFAULT_MODEL_DIR
@@ -181,10 +182,10 @@ class EngineClient:
 
     def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                deadline_ms: int | None = None, max_lines: int | None = None,
-               gate: float | None = None, trace: bool = False) -> p.InfillResult:
+               gate: float | None = None, word_ends: Sequence[str] = (), trace: bool = False) -> p.InfillResult:
         return p.result_from_dict(self.call("infill", **p.infill_fields(
             prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms, max_lines=max_lines,
-            gate=gate, trace=trace)))
+            gate=gate, word_ends=word_ends, trace=trace)))
 
     def status(self) -> p.Status:
         return p.status_from_dict(self.call("status"))
@@ -323,10 +324,10 @@ class AsyncEngineClient:
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                      deadline_ms: int | None = None, id: str | None = None,
                      max_lines: int | None = None, gate: float | None = None,
-                     trace: bool = False) -> p.InfillResult:
+                     word_ends: Sequence[str] = (), trace: bool = False) -> p.InfillResult:
         result = await self.call("infill", id=id, **p.infill_fields(
             prefix, suffix, max_tokens=max_tokens, doc=doc, deadline_ms=deadline_ms, max_lines=max_lines,
-            gate=gate, trace=trace))
+            gate=gate, word_ends=word_ends, trace=trace))
         return p.result_from_dict(result)
 
     async def cancel(self, id: str) -> None:

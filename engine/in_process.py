@@ -7,6 +7,7 @@ imported when one is made, so importing this module stays light.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from engine import DEFAULT_MODEL_DIR
 from engine import protocol as p
@@ -24,11 +25,12 @@ class InProcessEngine:
     async def infill(self, prefix: str, suffix: str, *, max_tokens: int = 24, doc: str = "",
                      deadline_ms: int | None = None, id: str | None = None,
                      max_lines: int | None = None, gate: float | None = None,
-                     trace: bool = False) -> p.InfillResult:
+                     word_ends: Sequence[str] = (), trace: bool = False) -> p.InfillResult:
         """The result, or EngineError with the code the daemon would have replied."""
         self._ids += 1
         request = p.infill_request(id or f"i{self._ids}", prefix, suffix, max_tokens=max_tokens, doc=doc,
-                                   deadline_ms=deadline_ms, max_lines=max_lines, gate=gate, trace=trace)
+                                   deadline_ms=deadline_ms, max_lines=max_lines, gate=gate, word_ends=word_ends,
+                                   trace=trace)
         return await self.scheduler.submit(request)
 
     async def cancel(self, id: str) -> None:

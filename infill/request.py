@@ -9,6 +9,7 @@ from infill.context import prefix_context, suffix_context
 from infill.document import Document
 from infill.gap import BLOCK, LINE, REST_OF_LINE, SHORT, classify
 from infill.indentation import detect_unit
+from infill.words import word_ends
 
 # Gap sizes in model tokens per mode: a comment word, the end of a line, a line, a block.
 MODE_TOKENS = {SHORT: 8, REST_OF_LINE: 16, LINE: 24, BLOCK: 64}
@@ -31,6 +32,8 @@ class CompletionRequest:
     mode is "rest_of_line", "line", "block" or "short"; max_tokens is the gap to ask the model
     for; max_lines bounds the completion (more than one line only for a block, or for lines to go
     above the code that follows a cursor at a line's start); indent is the file's indentation unit.
+    word_ends are the ways the document's words finish the word the cursor ends, for the engine to
+    keep the middle's first word to.
     """
 
     prefix: str
@@ -42,6 +45,7 @@ class CompletionRequest:
     max_tokens: int
     max_lines: int
     indent: str
+    word_ends: tuple[str, ...] = ()  # how the word the cursor ends may end (infill/words.py)
 
 
 def build_request(doc: Document, offset: int, *, prefix_tokens: int = 1024, suffix_tokens: int = 256,
@@ -83,4 +87,5 @@ def build_request(doc: Document, offset: int, *, prefix_tokens: int = 1024, suff
         max_tokens=tokens,
         max_lines=lines,
         indent=detect_unit(prefix[-2000:] + suffix[:1000], lang.indent if lang else "    "),
+        word_ends=word_ends(text, offset),
     )

@@ -95,7 +95,7 @@ class Completer:
                                 open_documents=[other.doc for other in self.documents])
         if request is None:
             return None, S.NONE
-        # The gate is in the key: the engine stops an answer at its first token below it.
+        # The gate is in the key: the engine stops an answer where its joint probability falls below it.
         key = (request.language, request.mode, request.max_tokens, request.max_lines, settings.min_confidence,
                request.prefix, request.suffix)
         answer = self.cache.get(key)
@@ -132,7 +132,7 @@ class Completer:
         self.stats.model_calls += 1
         started = time.perf_counter()
         result = await self.link.infill(uri, request.prefix, request.suffix, request.max_tokens, request.max_lines,
-                                        gate)
+                                        gate, request.word_ends)
         if result is None:
             return None
         self.stats.record_model((time.perf_counter() - started) * 1000)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from lsprotocol.types import MessageType
@@ -196,14 +197,15 @@ class EngineLink:
             raise NotReady
 
     async def infill(self, doc_key: str, prefix: str, suffix: str, max_tokens: int,
-                     max_lines: int, gate: float) -> p.InfillResult | None:
+                     max_lines: int, gate: float, word_ends: Sequence[str] = ()) -> p.InfillResult | None:
         """The engine's answer; None when the answer was dropped or the engine failed (and the user
         was told). Raises NotReady when the engine is not up."""
         self.check_ready()
         client = self._client
         id = client.new_id()
         call = asyncio.ensure_future(client.infill(prefix, suffix, max_tokens=max_tokens, doc=doc_key,
-                                                   deadline_ms=DEADLINE_MS, id=id, max_lines=max_lines, gate=gate))
+                                                   deadline_ms=DEADLINE_MS, id=id, max_lines=max_lines, gate=gate,
+                                                   word_ends=word_ends))
         try:
             return await call
         except asyncio.CancelledError:

@@ -80,8 +80,8 @@ def typing_table(runs: list[dict]) -> list[str]:
     out = ["", "Typing held-out files with the default settings but for the gate (`python -m bench.typing "
            "[--min-confidence X]`: a didChange and an inlineCompletion per keystroke, Tab when the suggestion is "
            f"exactly what comes next; {runs[0]['keystrokes']} keystrokes or so in {runs[0]['files']} files; latency with "
-           "the engine on one thread beside other work). The gate shows a completion up to its first token below "
-           "the threshold:", "",
+           "the engine on one thread beside other work). The gate shows a completion as far as its joint probability "
+           "reaches the threshold:", "",
            "| gate | shown after | right among shown | characters by Tab | p50 ms | p95 ms |", "|---|---|---|---|---|---|"]
     for r in sorted(runs, key=lambda r: r["min_confidence"] or 0):
         right = "-" if r["right_share"] is None else format(r["right_share"], ".1%")
@@ -94,8 +94,10 @@ def defaults(spec: ModelSpec) -> list[str]:
     """Where the front ends' per-model defaults (dg.json) come from."""
     return ["", "## Defaults for the editor and dg-infill",
             f"`dg.json` sets the gate (`min_confidence`) to {spec.min_confidence} and `max_lines` to {spec.max_lines}; "
-            "they apply wherever the user sets none. The gate is the one with the most characters written by Tab "
-            "among those whose shown suggestions are mostly right, in the typing table below. One line: on "
+            "they apply wherever the user sets none. The gate judges the joint probability of what is shown (the "
+            "product of its tokens' confidences), and is the one with the most characters written by Tab among "
+            "those whose shown suggestions are mostly right, in the typing table below. Inside a word, the engine "
+            "finishes it with a word the document spells (`word_ends`, infill/words.py). One line: on "
             "HumanEval single-line gaps as the server meets them (200 tasks, `bench.humaneval_infill --served`, "
             "left to right, step 20,277), 8 lines allowed gave pass@1 1.5%, below the 2.5% empty floor, at 905 ms "
             "a task, and 1 line 4.0% at 102 ms."]

@@ -25,14 +25,15 @@ A model may instead ask for one of two orders that fill the gap from its left en
   denoises them one by one with the suffix in view.
 - draft: the same tokens, several per forward pass: the model drafts the open slots, and rows that
   take the draft's first tokens as given verify them (see FromTheLeft).
-Every order ends a row's middle at its end token, at the row's line or token limit, or at its first token
-less confident than the row's gate: the client shows nothing past it (Row.ends_at). The orders from the
+Every order ends a row's middle at its end token, at the row's line or token limit, or where its joint
+probability falls below the row's gate: the client shows nothing past it (Row.ends_at). The orders from the
 left stop writing there; the entropy-bound order cuts its canvas there, and counts the slots past the
 line and token limits as settled when it judges whether to stop, as it does the slots past an end token.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from transformers.models.diffusion_gemma.generation_diffusion_gemma import Diffu
 
 from engine.canvas import Layout
 from engine.serve.kvcache import batch_caches
+from engine.serve.lead import Lead
 from engine.spec import DRAFT, ENTROPY_BOUND, LEFT_TO_RIGHT
 
 _DG_DEFAULTS = DiffusionGemmaGenerationConfig._get_default_generation_params()
@@ -85,8 +87,8 @@ class Row:
     alive: Callable[[], bool] = lambda: True  # False once cancelled, superseded or past deadline
     max_lines: int | None = None  # the middle ends after this many newlines
     max_tokens: int | None = None  # ... or this many tokens (the gap holds more)
-    heal: str = ""  # left_to_right, draft: text the middle must start with (token healing, LoadedModel.heal)
-    gate: float | None = None  # ... or at the first token less confident than this
+    lead: Lead | None = None  # left_to_right, draft: what the middle must start with (engine/serve/lead.py)
+    gate: float | None = None  # ... or where its joint probability falls below this (infill/judge.py)
 
     @property
     def length(self) -> int:
@@ -94,12 +96,12 @@ class Row:
         gap = self.layout.gap_length
         return min(gap, self.max_tokens + 1) if self.max_tokens else gap
 
-    def ends_at(self, token: int, count: int, lines: int, prob: float, ends: set[int]) -> bool:
-        """Whether the middle ends at its `count`-th token, `token`, of probability `prob`, with `lines`
-        newlines up to and with it: an end token, the line limit, the last slot it may take, or a token
-        below the gate."""
+    def ends_at(self, token: int, count: int, lines: int, joint: float, ends: set[int]) -> bool:
+        """Whether the middle ends at its `count`-th token, `token`, with `lines` newlines up to and with it
+        and `joint` the product of the confidences up to and with it: an end token, the line limit, the
+        last slot it may take, or the joint probability below the gate."""
         return (token in ends or bool(self.max_lines and lines >= self.max_lines) or count >= self.length
-                or (self.gate is not None and prob < self.gate))
+                or (self.gate is not None and joint < self.gate))
 
     def filled(self, ids: list[int], confidence: list[float], lines: int, steps: int, ends: set[int]) -> Filled:
         """The Filled of a middle written up to where it ends (`ends_at`): an end token is cut from it, and
@@ -416,7 +418,7 @@ class EntropyBoundOrder:
                 ids.append(t)
                 confidence.append(round(c, 4))
                 lines += bool(newline[t])
-                if row.ends_at(t, len(ids), lines, c, ends):
+                if row.ends_at(t, len(ids), lines, math.prod(confidence), ends):
                     return ids, confidence, lines, k + 1
             return ids, confidence, lines, len(probs)
 
@@ -462,13 +464,14 @@ class FromTheLeft:
         drafts: list[list[int]] = [[] for _ in requests]  # per request: the draft after them
         confidence: list[list[float]] = [[] for _ in requests]
         lines = [0] * len(requests)
-        heal = [r.heal for r in requests]  # per request: healed text the fixed slots have not written yet
+        lead = [r.lead for r in requests]  # per request: what the fixed slots must still start with
         while (idx := batch.forward()) is not None:
             active = batch.active[::g]  # each request's first row; its rows follow it
             logits = batch.gap_logits(idx)
             # 1. Each verification row's token at its slot (the open slot plus the row's number) and its
-            #    probability; a request still writing its healed text chooses among the tokens that
-            #    continue it. The draft row's argmax everywhere is the next draft.
+            #    probability; a request still writing its lead (healed text, the word at the cursor)
+            #    chooses among the tokens that continue it. The draft row's argmax everywhere is the next
+            #    draft.
             rows_at, slots_at = [], []
             for a, first in enumerate(active):
                 for r in range(k):
@@ -476,14 +479,14 @@ class FromTheLeft:
                     slots_at.append(min(len(fixed[first // g]) + r, batch.gap_width - 1))
             chosen = logits[rows_at, slots_at]
             for a, first in enumerate(active):
-                if heal[first // g]:
-                    chosen[a * k].masked_fill_(~lm.tokens_continuing(heal[first // g]), float("-inf"))
+                if lead[first // g] is not None:
+                    chosen[a * k].masked_fill_(~lm.lead_masks.allowed(lead[first // g]), float("-inf"))
             prob, token = torch.softmax(chosen, -1).max(-1)
             probs, tokens = prob.tolist(), token.tolist()
             draft_rows = logits[g - 1 :: g].argmax(-1).tolist() if self.drafts else None
             # 2. Fix row 0's token, then row r's while the draft token row r took as given is the one
             #    row r - 1 fixed; stop at the request's end (<eoi>, its line limit or its token budget)
-            #    and while healed text is unwritten.
+            #    and while the lead is unwritten.
             done = []
             for a, first in enumerate(active):
                 q = first // g
@@ -491,13 +494,13 @@ class FromTheLeft:
                 ended = False
                 for r in range(k):
                     t = tokens[a * k + r]
-                    text = lm.token_texts[t]
-                    heal[q] = heal[q][len(text):] if heal[q].startswith(text) else ""
+                    if lead[q] is not None:
+                        lead[q] = lead[q].after(lm.token_texts[t])
                     fixed[q].append(t)
                     confidence[q].append(round(probs[a * k + r], 4))
                     lines[q] += newline[t]
-                    ended = requests[q].ends_at(t, len(fixed[q]), lines[q], probs[a * k + r], ends)
-                    if ended or heal[q] or r + 1 == k or drafts[q][r : r + 1] != [t]:
+                    ended = requests[q].ends_at(t, len(fixed[q]), lines[q], math.prod(confidence[q]), ends)
+                    if ended or lead[q] is not None or r + 1 == k or drafts[q][r : r + 1] != [t]:
                         break
                 if self.drafts:
                     drafts[q] = draft_rows[a][len(fixed[q]) :]

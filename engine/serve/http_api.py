@@ -110,7 +110,7 @@ def split_fim(prompt: str) -> tuple[str, str] | None:
 
 
 def _request(prefix: str, suffix: str, gap: int, **limits) -> p.InfillRequest | None:
-    """The infill; `limits` are the wire's max_lines and gate."""
+    """The infill; `limits` are the wire's max_lines, gate and word_ends."""
     if gap == 0:
         return None
     # No document key: HTTP requests never supersede one another; a client that moves on disconnects.
@@ -182,7 +182,8 @@ def read_chat(body: dict) -> Ask:
     if max_tokens < 0:
         raise bad("'max_tokens' must be 0 or more")
     dg = _field(body, "dg", dict, {})
-    limits = {"max_lines": _field(dg, "max_lines", int), "gate": _field(dg, "gate", (int, float))}
+    limits = {"max_lines": _field(dg, "max_lines", int), "gate": _field(dg, "gate", (int, float)),
+              "word_ends": _field(dg, "word_ends", list, [])}
     return Ask(_request(prefix, suffix, _gap_tokens(max_tokens), **limits), _stop_strings(body),
                _field(body, "stream", bool, False), logprobs=_field(body, "logprobs", bool, False))
 

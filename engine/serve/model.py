@@ -22,6 +22,7 @@ from engine.layouts import ChatLayout, SepLayout
 from engine.modeldir import ModelDirError, check_dir
 from engine.serve.denoise import SamplerSettings
 from engine.serve.fit import check_fits
+from engine.serve.lead import LeadMasks
 from engine.serve.textonly import TextOnlyDiffusionGemma
 from engine.spec import CHAT_LAYOUT, ModelSpec
 
@@ -86,19 +87,9 @@ class LoadedModel:
         return [self.tokenizer.decode([i]) for i in range(self.tokenizer.get_vocab_size())]
 
     @functools.cached_property
-    def _continuing(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def tokens_continuing(self, text: str) -> torch.Tensor:
-        """(vocab,) True for the tokens that can start a middle beginning with `text`: those that
-        cover all of it, and those that are a first part of it. Remembered: healed texts repeat
-        (indentation, common identifier starts), and the vocabulary scan takes a millisecond or two."""
-        if text not in self._continuing:
-            if len(self._continuing) >= 4096:
-                self._continuing.clear()
-            self._continuing[text] = torch.tensor(
-                [bool(t) and (t.startswith(text) or text.startswith(t)) for t in self.token_texts], device=self.device)
-        return self._continuing[text]
+    def lead_masks(self) -> LeadMasks:
+        """The tokens each Lead (token healing's text, the word at the cursor) allows at its next slot."""
+        return LeadMasks(self.token_texts, self.end_ids, self.device)
 
     def heal(self, prefix: str) -> tuple[str, str]:
         """Token healing: `prefix` backed up to the start of its last token on the cursor's line, and the

@@ -1,3 +1,4 @@
+import math
 
 import pytest
 import torch
@@ -317,8 +318,9 @@ def test_draft_gives_a_row_the_same_completion_alone_or_in_a_batch(engine32):
     assert alone.middle_ids == together.middle_ids
 
 
-def test_a_gated_request_stops_at_its_first_token_below_the_gate_and_keeps_the_tokens_before_it(engine):
+def test_a_gated_request_stops_where_its_joint_probability_falls_below_the_gate_and_keeps_the_tokens_before(engine):
     """What the judge would show is unchanged; the steps after that token are not spent."""
+
     from engine import protocol as p
     from engine.serve.engine import Job
 
@@ -327,8 +329,9 @@ def test_a_gated_request_stops_at_its_first_token_below_the_gate_and_keeps_the_t
                                                max_lines=1, gate=gate))])[0]
 
     full = ask(None)
-    gate = 0.999
-    first_below = next((i for i, c in enumerate(full.token_confidences) if c < gate), None)
+    gate = 0.99
+    confidences = full.token_confidences
+    first_below = next((i for i in range(len(confidences)) if math.prod(confidences[: i + 1]) < gate), None)
     assert first_below is not None and first_below + 1 < len(full.token_confidences), full
     gated = ask(gate)
     assert gated.token_confidences == full.token_confidences[: first_below + 1]

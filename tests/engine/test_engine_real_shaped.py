@@ -165,7 +165,7 @@ def test_the_middle_ends_at_the_line_limit(favoured, real):
 
 
 @pytest.mark.parametrize("gate, tokens", [(1.0, 1), (0.0, 5)])
-def test_the_middle_ends_at_its_first_token_below_the_gate(favoured, gate, tokens):
+def test_the_middle_ends_where_its_joint_probability_falls_below_the_gate(favoured, gate, tokens):
     """As left to right ends it: with that token (the client cuts it), or at the budget when none is below."""
     result = infill(favoured(300), max_tokens=5, gate=gate)
     assert len(result.token_confidences) == tokens and not result.ended

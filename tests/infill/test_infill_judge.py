@@ -58,3 +58,11 @@ def test_a_language_the_model_does_not_declare_is_refused_before_asking():
     assert uncovered(["javascript", "JavaScript"], ["python"]) == Rejection(UNSUPPORTED_LANGUAGE, "it covers python")
     assert uncovered(["Python"], ["python"]) is None
     assert uncovered(["go"], []) is None  # a model that declares nothing claims any language
+
+
+def test_the_gate_judges_the_joint_probability_of_the_cut():
+    """Each token at 0.8 passes a 0.6 gate alone; three in a row are right together at 0.8³ ≈ 0.51."""
+    doc, request = at_cursor("total = █\n")
+    text, ends = tokens("sum", "(values", ")")
+    assert judge(request, text, [0.8, 0.8, 0.8], ends, doc, 0.5) == Completion("sum(values)", 8, 8)
+    assert judge(request, text, [0.8, 0.8, 0.8], ends, doc, 0.6) == Completion("sum", 8, 8)
