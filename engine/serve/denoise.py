@@ -34,6 +34,7 @@ line and token limits as settled when it judges whether to stop, as it does the 
 from __future__ import annotations
 
 import math
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,11 @@ class Row:
     max_tokens: int | None = None  # ... or this many tokens (the gap holds more)
     lead: Lead | None = None  # left_to_right, draft: what the middle must start with (engine/serve/lead.py)
     gate: float | None = None  # ... or where its joint probability falls below this (infill/judge.py)
+    grown: Callable[[list[int]], None] | None = None  # left_to_right, draft: sees the fixed tokens after each step
+    until: float | None = None  # ... past this time.perf_counter(), the middle ends at its next newline
+
+    def overdue(self) -> bool:
+        return self.until is not None and time.perf_counter() > self.until
 
     @property
     def length(self) -> int:
@@ -499,11 +505,14 @@ class FromTheLeft:
                     fixed[q].append(t)
                     confidence[q].append(round(probs[a * k + r], 4))
                     lines[q] += newline[t]
-                    ended = requests[q].ends_at(t, len(fixed[q]), lines[q], math.prod(confidence[q]), ends)
+                    ended = requests[q].ends_at(t, len(fixed[q]), lines[q], math.prod(confidence[q]), ends) or (
+                        newline[t] and requests[q].overdue())
                     if ended or lead[q] is not None or r + 1 == k or drafts[q][r : r + 1] != [t]:
                         break
                 if self.drafts:
                     drafts[q] = draft_rows[a][len(fixed[q]) :]
+                if requests[q].grown is not None:
+                    requests[q].grown(list(fixed[q]))
                 done.append(ended)
             # 3. Write the step: every row holds the fixed slots; verification row r then the first r draft
             #    tokens and noise; the draft row the whole draft.

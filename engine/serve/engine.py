@@ -35,6 +35,8 @@ class Job:
     request: p.InfillRequest
     alive: Callable[[], bool] = lambda: True
     received: float = field(default_factory=time.perf_counter)
+    grown: Callable[[str], None] | None = None  # a streamed answer: sees the middle's text as its tokens are fixed
+    predict_ms: float | None = None  # llama.cpp's t_max_predict_ms: then the middle ends at its next newline
 
 
 @dataclass
@@ -160,11 +162,16 @@ class Engine:
                 log.debug("request %s: %s", job.request.id, json.dumps(trace(lays[0], lm.decode_all)))
         caches = encode_contexts(lm.model, [lays[0].encoder_ids for lays in layouts], self.store)
         reused = [hit for _, hit in caches]
+        predicting = time.perf_counter()
         for j, ((cache, _), lays) in enumerate(zip(caches, layouts)):
-            req = jobs[j].request
+            job, req = jobs[j], jobs[j].request
+            # Of several rows, the one answered is known only at the end.
+            grown = self.growing(job, len(healed[j][1])) if job.grown and len(lays) == 1 else None
+            until = predicting + job.predict_ms / 1000 if job.predict_ms else None
             for layout in lays:
-                rows.append(Row(layout, cache, jobs[j].alive, req.max_lines, req.max_tokens,
-                                lead=Lead.of(healed[j][1], req.word_ends if self.heals() else ()), gate=req.gate))
+                rows.append(Row(layout, cache, job.alive, req.max_lines, req.max_tokens,
+                                lead=Lead.of(healed[j][1], req.word_ends if self.heals() else ()), gate=req.gate,
+                                grown=grown, until=until))
                 owners.append(j)
         t0 = time.perf_counter()
         filled = denoise(lm, rows, self.sampler)
@@ -202,6 +209,18 @@ class Engine:
             self.stats.steps += sum(f.steps for f in filled if f is not None)
             self.stats.step_seconds += elapsed
         return [best.get(j) for j in range(len(jobs))]
+
+    def growing(self, job: Job, heal: int) -> Callable[[list[int]], None]:
+        """A row's hook that gives `job.grown` the text of its fixed tokens as run() will return it: without the
+        healed text the document already holds, an end token or the token past the budget, and a character
+        whose bytes are not all fixed yet (the tokenizer decodes it as U+FFFD until they are)."""
+        req = job.request
+
+        def grown(ids: list[int]) -> None:
+            text = self.lm.decode(ids[: req.max_tokens])[heal:]
+            job.grown(p.first_lines(text.rstrip("\ufffd"), req.max_lines))
+
+        return grown
 
     def status(self, queue_depth: int = 0, ready: bool = True) -> p.Status:
         return p.Status(

@@ -10,8 +10,9 @@ by the daemon's own scheduler, so that their requests share forward passes with 
 Bodies are read and answered in `engine.serve.http_api`. With a token, every path but /health
 needs `Authorization: Bearer TOKEN`. A body over the wire protocol's MAX_MESSAGE_BYTES, bad JSON or
 a bad field gets a 4xx JSON error, and the server keeps serving. A client that disconnects cancels
-its request in the scheduler, between denoising steps. The stream sends the completion in one
-chunk when it is done: the engine returns no text before a request ends.
+its request in the scheduler, between denoising steps. A stream sends the middle as it grows: after
+each denoising step, the text fixed since the last event (where the order writes from the left), less
+what the request's stop strings or indentation rule may still cut; the rest when it is done.
 
 aiohttp, rather than a hand-written server: it is maintained, asyncio-native (it runs in the
 daemon's loop beside the socket server), parses HTTP/1.1 with keep-alive and chunked bodies
@@ -129,12 +130,13 @@ class HttpApi:
             raise api.bad("the body must be a JSON object")
         return body
 
-    async def complete(self, ask: api.Ask) -> api.Done:
-        """Run the request on the scheduler; a disconnect (this task cancelled) cancels it there."""
+    async def complete(self, ask: api.Ask, grown: Callable[[str], None] | None = None) -> api.Done:
+        """Run the request on the scheduler (`grown`: Scheduler.submit's); a disconnect (this task
+        cancelled) cancels it there."""
         if ask.infill is None:
             return api.finish(ask, None)
         try:
-            result = await self.scheduler.submit(ask.infill)
+            result = await self.scheduler.submit(ask.infill, grown, ask.predict_ms)
         except asyncio.CancelledError:
             if self.scheduler.cancel(ask.infill.id):
                 log.info("request %s cancelled: its HTTP client disconnected", ask.infill.id)
@@ -148,9 +150,8 @@ class HttpApi:
         try:
             ask = api.read_infill(await self.body(request))
             if ask.stream:
-                return await self.stream(request, ask, [], lambda done: [
-                    *([api.infill_chunk(done.text)] if done.text else []),
-                    api.infill_answer(done, self.model(), ask.response_fields)])
+                return await self.stream(request, ask, [], api.infill_chunk, lambda done: [
+                    api.infill_answer(done, self.model(), ask.response_fields, streamed=True)])
             done = await self.complete(ask)
         except p.EngineError as exc:
             return error_response(exc.code, str(exc))
@@ -163,8 +164,8 @@ class HttpApi:
             if ask.stream:
                 def answer(text: str, reason: str | None = None) -> dict:
                     return api.completion_answer(id, created, self.model(), text, reason)
-                return await self.stream(request, ask, [answer(ask.echo)] if ask.echo else [], lambda done: [
-                    *([answer(done.text)] if done.text else []), answer("", done.reason)], done_line=True)
+                return await self.stream(request, ask, [answer(ask.echo)] if ask.echo else [], answer,
+                                         lambda done: [answer("", done.reason)], done_line=True)
             done = await self.complete(ask)
         except p.EngineError as exc:
             return error_response(exc.code, str(exc))
@@ -177,18 +178,21 @@ class HttpApi:
             if ask.stream:
                 def chunk(delta: dict, reason: str | None = None, logprobs: list[dict] | None = None) -> dict:
                     return api.chat_chunk(id, created, self.model(), delta, reason, logprobs)
-                return await self.stream(request, ask, [chunk({"role": "assistant", "content": ""})], lambda done: [
-                    chunk({"content": done.text}, logprobs=api.token_logprobs(done) if ask.logprobs else None),
-                    chunk({}, done.reason)], done_line=True)
+                # The tokens' logprobs come with the last chunk: a token's text may span several deltas.
+                return await self.stream(
+                    request, ask, [chunk({"role": "assistant", "content": ""})], lambda text: chunk({"content": text}),
+                    lambda done: [chunk({}, done.reason, api.token_logprobs(done) if ask.logprobs else None)],
+                    done_line=True)
             done = await self.complete(ask)
         except p.EngineError as exc:
             return error_response(exc.code, str(exc))
         return json_response(api.chat_answer(id, created, self.model(), done, ask.logprobs))
 
-    async def stream(self, request: web.Request, ask: api.Ask, first: list[dict],
-                     rest: Callable[[api.Done], list[dict]], done_line: bool = False) -> web.StreamResponse:
-        """Server-sent events: the headers and the `first` events at once, the `rest` when the engine
-        has the text (then OpenAI's `[DONE]`). An engine error after the headers is an event carrying it."""
+    async def stream(self, request: web.Request, ask: api.Ask, first: list[dict], delta: Callable[[str], dict],
+                     last: Callable[[api.Done], list[dict]], done_line: bool = False) -> web.StreamResponse:
+        """Server-sent events: the headers and the `first` events at once; a `delta` event with each new
+        piece of the middle as it grows; the rest of its text and the `last` events when it is done (then
+        OpenAI's `[DONE]`). An engine error after the headers is an event carrying it."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
 
@@ -197,13 +201,30 @@ class HttpApi:
 
         for event in first:
             await send(event)
+        texts: asyncio.Queue[str | None] = asyncio.Queue()  # the middle so far; None once it is done
+
+        async def run() -> api.Done:
+            try:
+                return await self.complete(ask, texts.put_nowait)
+            finally:
+                texts.put_nowait(None)
+
+        running, sent = asyncio.create_task(run()), ""
         try:
-            done = await self.complete(ask)
+            while (text := await texts.get()) is not None:
+                if len(shown := api.settled(ask, text)) > len(sent):
+                    await send(delta(shown[len(sent) :]))
+                    sent = shown
+            done = await running
         except p.EngineError as exc:
             await send(api.error_body(exc.code, str(exc))[1])
         else:
-            for event in rest(done):
+            if done.text[len(sent) :]:
+                await send(delta(done.text[len(sent) :]))
+            for event in last(done):
                 await send(event)
+        finally:
+            running.cancel()  # a disconnect ends this handler: the request goes with it
         if done_line:
             await send("[DONE]")
         await response.write_eof()

@@ -5,10 +5,11 @@ result. Pure: no aiohttp, no torch.
 /infill (what llama.vim and llama.vscode send): `input_prefix`, `prompt` (the start of the middle,
 which the cursor's line already holds), `input_suffix`, `input_extra` chunks, `n_predict`, `stop`,
 `n_indent`, `response_fields`; llama.cpp's sampler fields are accepted and left to the model's own
-sampler. `t_max_predict_ms` is llama.cpp's soft limit, which ends generation at the first newline
-after it with the text so far; the engine returns no text before a request ends, so the limit is
-accepted and bounds nothing (`n_predict` bounds the work). The extra chunks go before the prefix, as
-llama.cpp puts them: far context the layout keeps only where its prefix budget has room.
+sampler. `t_max_predict_ms` is llama.cpp's soft limit: once that long has passed since the model
+began to write the middle, the middle ends at its next newline, with stop type "limit" (where the
+order writes from the left; dg-tiny's does). The extra chunks go before the prefix, as llama.cpp puts
+them: far context the layout keeps only where its prefix budget has room. A streamed answer's last
+event carries an empty `content`, as llama.cpp's does: the text came in the events before it.
 
 /v1/completions: `prompt` (one string) and `suffix`, `max_tokens`, `stop`, `echo`, `stream`; `n`
 other than 1 and token-id prompts are refused, sampler fields are the model's own. A client that
@@ -88,6 +89,7 @@ class Ask:
     echo: str = ""  # /v1/completions: text put before the completion (the prompt, with echo)
     response_fields: list[str] | None = None  # /infill: only these (slash-separated paths)
     logprobs: bool = False  # /v1/chat/completions: each token's logprob in the answer
+    predict_ms: float | None = None  # /infill: t_max_predict_ms (None: no limit)
 
 
 # FIM prompt formats, as code models' tokenizers spell them (Zed's format_fim_prompt lists these).
@@ -130,13 +132,14 @@ def read_infill(body: dict) -> Ask:
         chunks.append(chunk.get("text", ""))
     far = "".join(text if text.endswith("\n") or not text else text + "\n" for text in chunks)
     n_predict = _field(body, "n_predict", int, LLAMA_DEFAULT_N_PREDICT)
-    _field(body, "t_max_predict_ms", (int, float))
+    predict_ms = _field(body, "t_max_predict_ms", (int, float), 0)
     n_indent = _field(body, "n_indent", int, 0)
     fields = _field(body, "response_fields", list)
     if fields is not None and not all(isinstance(f, str) for f in fields):
         raise bad("'response_fields' must be a list of strings")
     return Ask(_request(far + prefix + middle, suffix, _gap_tokens(n_predict)), _stop_strings(body),
-               _field(body, "stream", bool, False), n_indent=max(0, n_indent), response_fields=fields)
+               _field(body, "stream", bool, False), n_indent=max(0, n_indent), response_fields=fields,
+               predict_ms=predict_ms if predict_ms > 0 else None)  # llama.cpp's 0: no limit
 
 
 def read_completion(body: dict) -> Ask:
@@ -218,18 +221,42 @@ def finish(ask: Ask, result: p.InfillResult | None) -> Done:
     if len(result.token_ends) > ask.infill.max_tokens:
         # The engine may fix one token past max_tokens (its room for the end marker): not the client's.
         text = text[: result.token_ends[ask.infill.max_tokens - 1]]
-    if ask.n_indent:
-        lines = text.split("\n")
-        for k, line in enumerate(lines[1:], start=1):
-            if line.strip() and len(line) - len(line.lstrip(" \t")) < ask.n_indent:
-                text, reason = "\n".join(lines[:k]) + "\n", "eos"
-                break
+    if (kept := _outdented(ask, text)) is not None:
+        text, reason = kept, "eos"
     cuts = [(text.find(s), s) for s in ask.stop if s in text]
     if cuts:
         at, word = min(cuts)
         text, reason = text[:at], "word"
     tokens = sum(1 for end in result.token_ends if end <= len(text))
     return Done(text, reason, word, tokens, result.ms, result)
+
+
+def _outdented(ask: Ask, text: str) -> str | None:
+    """`text` cut before its first line after the first that is indented less than n_indent; None if none is."""
+    if ask.n_indent:
+        lines = text.split("\n")
+        for k, line in enumerate(lines[1:], start=1):
+            if line.strip() and len(line) - len(line.lstrip(" \t")) < ask.n_indent:
+                return "\n".join(lines[:k]) + "\n"
+    return None
+
+
+def settled(ask: Ask, text: str) -> str:
+    """Of a middle still being written, `text`, the start that finish() keeps whatever follows: held back
+    are a last line whose indentation n_indent cannot judge yet (blank so far), and from the first stop
+    string, or from an end that may begin one."""
+    kept = _outdented(ask, text)
+    if kept is None:
+        kept, line = text, text.rfind("\n") + 1
+        if ask.n_indent and line and not text[line:].strip():
+            kept = text[:line]
+    end = len(kept)
+    for stop in ask.stop:
+        if (at := kept.find(stop)) >= 0:
+            end = min(end, at)
+        begun = next((n for n in range(min(len(stop) - 1, len(kept)), 0, -1) if kept.endswith(stop[:n])), 0)
+        end = min(end, len(kept) - begun)
+    return kept[:end]
 
 
 def timings(done: Done) -> dict:
@@ -239,10 +266,10 @@ def timings(done: Done) -> dict:
             "predicted_per_second": round(1000 / per_token, 3) if per_token else 0.0}
 
 
-def infill_answer(done: Done, model: str, fields: list[str] | None) -> dict:
-    """llama.cpp's /infill answer (non-streaming, or the last chunk of a stream)."""
+def infill_answer(done: Done, model: str, fields: list[str] | None, streamed: bool = False) -> dict:
+    """llama.cpp's /infill answer, or the last event of a stream (`streamed`: its text came before)."""
     answer = {
-        "index": 0, "content": done.text, "id_slot": 0, "stop": True, "model": model,
+        "index": 0, "content": "" if streamed else done.text, "id_slot": 0, "stop": True, "model": model,
         "tokens_predicted": done.tokens, "has_new_line": "\n" in done.text, "truncated": False,
         "stop_type": done.reason, "stopping_word": done.stopping_word, "tokens_cached": 0,
         "timings": timings(done),

@@ -33,6 +33,13 @@ class Pending:
     deadline: float | None
     dropped: str | None = None  # the error code once dropped
     received: float = field(default_factory=time.perf_counter)
+    grown: Callable[[str], None] | None = None  # called in `loop` with the middle's text after each step
+    predict_ms: float | None = None
+
+    def job(self) -> Job:
+        # Through the loop, so that the texts come in order and before the result (settle).
+        grown = None if self.grown is None else lambda text: self.loop.call_soon_threadsafe(self.grown, text)
+        return Job(self.request, self.alive, self.received, grown, self.predict_ms)
 
     def alive(self) -> bool:
         if self.dropped is None and self.deadline is not None and time.perf_counter() > self.deadline:
@@ -87,11 +94,14 @@ class Scheduler:
         if self.compiling is not None:
             self.compiling.cancel()
 
-    def submit(self, request: p.InfillRequest) -> asyncio.Future:
-        """Queue a request; its future resolves to an InfillResult or fails with EngineError."""
+    def submit(self, request: p.InfillRequest, grown: Callable[[str], None] | None = None,
+               predict_ms: float | None = None) -> asyncio.Future:
+        """Queue a request; its future resolves to an InfillResult or fails with EngineError. `grown`, if
+        given, is called in this loop with the middle's text so far after each denoising step where the
+        order writes from the left; `predict_ms` is Job's."""
         loop = asyncio.get_running_loop()
         deadline = None if request.deadline_ms is None else time.perf_counter() + request.deadline_ms / 1000
-        pend = Pending(request, loop.create_future(), loop, deadline)
+        pend = Pending(request, loop.create_future(), loop, deadline, grown=grown, predict_ms=predict_ms)
         if self.load_error is not None:
             pend.settle(code=p.LOAD_FAILED, message=f"the model failed to load: {self.load_error}")
             return pend.future
@@ -172,7 +182,7 @@ class Scheduler:
             if not live:
                 continue
             try:
-                results = self.engine.run([Job(pend.request, pend.alive, pend.received) for pend in live])
+                results = self.engine.run([pend.job() for pend in live])
             except Exception as exc:  # noqa: BLE001 - one bad batch must not kill the daemon
                 log.exception("infill failed")
                 results = [exc] * len(live)

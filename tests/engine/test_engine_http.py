@@ -164,6 +164,76 @@ def test_completions_stream_is_server_sent_events_ending_in_done(server):
     assert chunks[-1]["choices"][0]["finish_reason"] in ("stop", "length")
 
 
+# A context dg-tiny writes many lines for, one short line at a time.
+IMPORTS = "import os\nimport sys\n"
+# dg-tiny writes "        return self.x\n\n    def __init__(self, x):\n ..." here: the last line's indentation
+# comes a token after its newline.
+METHODS = "class Point:\n    def __init__(self, x, y):\n"
+
+
+def sse(raw: bytes) -> list[dict]:
+    return [json.loads(e.removeprefix("data: ")) for e in raw.decode().split("\n\n") if e and e != "data: [DONE]"]
+
+
+def test_a_stream_sends_the_middle_as_it_grows(server):
+    """Each denoising step's new text is a delta; the deltas spell the answer the same request gets whole
+    (token healing's re-written text is not sent: PREFIX ends inside a word's run)."""
+    client = openai.OpenAI(base_url=server.url, api_key=TCP_TOKEN, max_retries=0)
+    for prefix, suffix in ((IMPORTS, ""), (PREFIX, SUFFIX)):
+        whole = client.completions.create(model="dg-tiny", prompt=prefix, suffix=suffix, max_tokens=24)
+        chunks = list(client.completions.create(model="dg-tiny", prompt=prefix, suffix=suffix, max_tokens=24,
+                                                stream=True))
+        deltas = [c.choices[0].text for c in chunks if c.choices[0].text]
+        assert "".join(deltas) == whole.choices[0].text and len(deltas) > 1
+        assert chunks[-1].choices[0].finish_reason == whole.choices[0].finish_reason
+
+    message = [{"role": "user", "content": chat_prompt.message(IMPORTS, "")}]
+    whole = client.chat.completions.create(model="dg-tiny", messages=message, max_tokens=24)
+    chunks = list(client.chat.completions.create(model="dg-tiny", messages=message, max_tokens=24, stream=True,
+                                                 logprobs=True))
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    assert "".join(deltas) == whole.choices[0].message.content and len(deltas) > 3
+    assert "".join(t.token for t in chunks[-1].choices[0].logprobs.content) == whole.choices[0].message.content
+
+
+@pytest.mark.parametrize("rules", [{"n_indent": 8}, {"stop": [" + b\n"]}, {"stop": ["os\nimport", "x\n\n"]}])
+@pytest.mark.parametrize("prefix", [METHODS, "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n", IMPORTS])
+def test_a_stream_holds_back_what_the_stop_rules_may_cut(server, prefix, rules):
+    body = {"input_prefix": prefix, "n_predict": 32, **rules}
+    code, whole = server.post("/infill", body)
+    status, _, raw = server.request("POST", "/infill", {**body, "stream": True})
+    events = sse(raw)
+    assert code == status == 200 and all(e["stop"] is False for e in events[:-1]) and events[-1]["stop"]
+    assert "".join(e["content"] for e in events) == whole["content"]
+    assert events[-1]["stop_type"] == whole["stop_type"] and events[-1]["content"] == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab \n", max_size=12), st.lists(st.text("ab \n", min_size=1, max_size=3), max_size=2),
+       st.integers(0, 2))
+def test_what_a_stream_sends_is_the_start_of_the_answer(text, stop, n_indent):
+    """Whatever the model writes next, the text settled so far begins the answer."""
+    ask = api.read_infill({"input_prefix": "x", "stop": stop, "n_indent": n_indent})
+
+    def answer(middle: str) -> str:
+        return api.finish(ask, p.InfillResult(middle, 1, 1.0, 1.0, 1.0)).text
+
+    for k in range(len(text) + 1):
+        assert answer(text).startswith(api.settled(ask, text[:k]))
+
+
+def test_t_max_predict_ms_ends_the_middle_at_its_next_newline(server):
+    """llama.cpp's rule: once the time is up, the middle ends at the next newline, with stop type "limit"."""
+    body = {"input_prefix": IMPORTS, "n_predict": 32}
+    _, whole = server.post("/infill", body)
+    assert whole["content"].count("\n") > 2
+    code, bounded = server.post("/infill", {**body, "t_max_predict_ms": 1})
+    assert code == 200 and bounded["stop_type"] == "limit"
+    assert bounded["content"] == whole["content"][: whole["content"].index("\n") + 1]
+    assert bounded["timings"]["predicted_n"] < whole["timings"]["predicted_n"]
+    assert server.post("/infill", {**body, "t_max_predict_ms": 0})[1]["content"] == whole["content"]  # no limit
+
+
 def test_a_zero_token_completion_is_empty(server):
     code, body = server.post("/v1/completions", {"prompt": PREFIX, "max_tokens": 0})
     assert code == 200 and body["choices"][0]["text"] == "" and body["choices"][0]["finish_reason"] == "length"
