@@ -97,7 +97,7 @@ class Completer:
             return None, S.NONE
         # The gate is in the key: the engine stops an answer where its joint probability falls below it.
         key = (request.language, request.mode, request.max_tokens, request.max_lines, settings.min_confidence,
-               request.prefix, request.suffix)
+               request.word_ends, request.prefix, request.suffix)
         answer = self.cache.get(key)
         source = S.CACHE
         if answer is None:
