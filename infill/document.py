@@ -13,8 +13,6 @@ from infill.offsets import Utf8Index, encode
 # file of megabytes takes seconds (a megabyte of minified JavaScript, about one), and such files
 # give the model little to work with.
 MAX_CHARS = 4_000_000
-# Bytes handed to tree-sitter per read of a spliced buffer (see parse_replacement).
-READ_CHUNK = 1 << 16
 
 Edit = tuple[int, int, int, tuple[int, int], tuple[int, int], tuple[int, int]]
 
@@ -142,17 +140,24 @@ class Document:
         return row
 
 
-Read = Callable[[int, tuple[int, int]], bytes | bytearray]
+Read = Callable[[int, tuple[int, int]], bytes]
+# py-tree-sitter 0.26 keeps a reference to every bytes object a read callback returns, for good: a
+# reader that sliced the document leaked what it read on every parse (issue #20). These 256 objects
+# are all the reader ever returns, so what it keeps is bounded by them. Bytes, not a buffer: a parse
+# from a buffer ignores the progress callback that bounds its work.
+_BYTE = [bytes([b]) for b in range(256)]
 
 
 def _spliced_reader(data: bytearray, start: int, end: int, new: bytes) -> Read:
-    """A tree-sitter read callback over data[:start] + new + data[end:], without building it: a
-    copy of a large document per check costs more than the parse of a small edit."""
-    def read(byte: int, _point: tuple[int, int]) -> bytes | bytearray:
+    """A tree-sitter read callback over data[:start] + new + data[end:], a byte at a time, without
+    building it: a copy of a large document per check costs more than the parse of a small edit."""
+    shift = end - start - len(new)
+
+    def read(byte: int, _point: tuple[int, int]) -> bytes:
         if byte < start:
-            return data[byte:min(start, byte + READ_CHUNK)]
+            return _BYTE[data[byte]]
         if byte < start + len(new):
-            return new[byte - start:]
-        old = byte - start - len(new) + end
-        return data[old:old + READ_CHUNK]
+            return _BYTE[new[byte - start]]
+        byte += shift
+        return _BYTE[data[byte]] if byte < len(data) else b""
     return read

@@ -1,3 +1,6 @@
+import gc
+import tracemalloc
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +83,25 @@ def test_parse_replacement_leaves_the_document_alone():
     edited, new = doc.parse_replacement(6, 6, ")", 100)
     assert not new.root_node.has_error
     assert str(doc.tree.root_node) == before and doc.text == "x = (1\n"
+
+
+def test_parse_replacement_keeps_nothing_of_the_text_it_parsed():
+    # dg-lsp checks each model answer with parse_replacement; a parse that kept the bytes it read
+    # grew the server by the document's size per keystroke (issue #20).
+    doc = Document(PYTHON * 200, "python")
+    doc.tree
+    doc.parse_replacement(10, 10, "x", 10_000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(50):
+            doc.parse_replacement(10, 10, "x", 10_000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < len(doc.text), f"{grown:,} bytes kept after 50 parses of a {len(doc.text):,}-character document"
 
 
 @st.composite
