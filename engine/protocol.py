@@ -221,8 +221,8 @@ def parse_infill(msg: dict) -> InfillRequest:
 
 
 def first_lines(text: str, max_lines: int | None) -> str:
-    """`text` through its `max_lines`-th newline, as a request's max_lines cuts a middle; the indentation a newline token carries for the next
-    line goes with the rest."""
+    """`text` through its `max_lines`-th newline, as a request's max_lines cuts a middle; the indentation
+    a newline token carries for the next line goes with the rest."""
     if max_lines is None:
         return text
     end = -1

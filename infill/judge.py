@@ -33,7 +33,7 @@ def confident_cuts(text: str, confidences: list[float], ends: list[int], thresho
     probability reaches `threshold`, then up to each earlier token's end. Without token ends (an
     engine that does not report them) the answer is all or nothing on its joint probability."""
     if not ends:
-        return [text] if (joint(confidences) if confidences else 0.0) >= threshold else []
+        return [text] if (math.prod(confidences) if confidences else 0.0) >= threshold else []
     confident, probability = 0, 1.0
     for conf, _ in zip(confidences, ends):
         probability *= conf
@@ -48,11 +48,6 @@ def confident_cuts(text: str, confidences: list[float], ends: list[int], thresho
         if len(cuts) == MAX_CUTS:
             break
     return cuts
-
-
-def joint(confidences: Iterable[float]) -> float:
-    """The probability of a run of tokens, each confidence given the tokens before it."""
-    return math.prod(confidences)
 
 
 def judge(request: CompletionRequest, text: str, confidences: list[float], ends: list[int], doc: Document | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -107,3 +108,11 @@ class Served:
         if self.proc is not None:
             stop(self.proc, self.http.log)
             self.proc = None
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A module's `dg-engine serve --http` with a token, up for its tests (they may take it down and up)."""
+    server = Served(tmp_path_factory.mktemp("remote"), dict(os.environ)).up()
+    yield server
+    server.down()

@@ -34,7 +34,8 @@ def where(device: torch.device) -> str:
 
 
 def check_fits(path: Path, device: torch.device, dtype: torch.dtype) -> None:
-    """ModelDirError, in one line, when the weights in `path` loaded in `dtype` need more memory than
+    """ModelDirError, in one line, for a directory that cannot work (engine/modeldir.py's checks, made
+    while reading the headers), or when the weights in `path` loaded in `dtype` need more memory than
     `device` has free; it names a device and dtype of this machine that would hold them."""
     need, free = text_weight_bytes(path, dtype.itemsize), free_bytes(device)
     if free is None or need <= free:

@@ -58,8 +58,7 @@ class LeadMasks:
         for i, text in enumerate(token_texts):
             if text:
                 self.ids_of.setdefault(text, []).append(i)
-        order = sorted(self.ids_of)
-        self.sorted_texts = order
+        self.sorted_texts = sorted(self.ids_of)
         # A word may end where the middle does: an end token takes no text.
         self.word_end = [i for text, ids in self.ids_of.items() if not continues_word(text[0]) for i in ids]
         self.word_end += list(end_ids)

@@ -19,7 +19,7 @@ from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
 
 from engine.canvas import EOI, PAD, SEP
 from engine.layouts import ChatLayout, SepLayout
-from engine.modeldir import ModelDirError, check_dir
+from engine.modeldir import ModelDirError
 from engine.serve.denoise import SamplerSettings
 from engine.serve.fit import check_fits
 from engine.serve.lead import LeadMasks
@@ -171,11 +171,10 @@ def cpu_dtype() -> torch.dtype:
 def load(path: str | Path, device: str | None = None, dtype: str | None = None,
          layout: str | None = None) -> LoadedModel:
     path = Path(path).expanduser().resolve()
-    check_dir(path)
-    spec = ModelSpec.read(path, layout=layout)
     dev = torch.device(device) if device else pick_device()
     target = getattr(torch, dtype) if dtype else torch.bfloat16 if dev.type != "cpu" else cpu_dtype()
     check_fits(path, dev, target)
+    spec = ModelSpec.read(path, layout=layout)
     try:
         # Each tensor is read into the target dtype on the target device, so the checkpoint never sits in
         # host memory whole, nor in float32 (that was about 104 GB for 26B-A4B).

@@ -5,22 +5,14 @@ end the run with one line saying what to fix."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from engine import exit_status
 
-from tests.http_daemon import TOKEN, Served, unused_port
+from tests.http_daemon import TOKEN, served, unused_port  # noqa: F401 (served: a fixture)
 
 SOURCE = "def mean(values):\n    total = <FILL>\n    return total / len(values)\n\n\nprint(<FILL>)\n"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    server = Served(tmp_path_factory.mktemp("remote"), dict(os.environ)).up()
-    yield server
-    server.down()
 
 
 def records(run) -> list[dict]:

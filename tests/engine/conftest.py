@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 
@@ -8,6 +7,8 @@ import pytest
 from engine import DEFAULT_MODEL_DIR
 from engine.client import EngineClient
 from engine.protocol import EngineError
+
+from tests.http_daemon import unused_port
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +44,6 @@ def daemon(tmp_path_factory):
 def env_no_token(monkeypatch):
     monkeypatch.delenv("DG_ENGINE_TOKEN", raising=False)
     return os.environ
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

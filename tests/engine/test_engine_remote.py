@@ -16,17 +16,10 @@ from engine import protocol as p
 from engine.client import EngineClient, async_engine
 from engine.remote import RemoteEngine
 
-from tests.http_daemon import TOKEN, Served, unused_port
+from tests.http_daemon import TOKEN, Served, served, unused_port  # noqa: F401 (served: a fixture)
 
 PREFIX = "def mean(values):\n    total = "
 SUFFIX = "\n    return total / len(values)\n"
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    server = Served(tmp_path_factory.mktemp("remote"), dict(os.environ)).up()
-    yield server
-    server.down()
 
 
 async def test_an_answer_carries_the_confidences_the_gate_needs(served):
