@@ -95,7 +95,8 @@ def test_applied_items_are_well_formed_at_500_held_out_places(engine, positions)
         if request is not None:
             places.append((text, at, end, doc, request))
             requests.append(p.infill_request(str(len(requests)), request.prefix, request.suffix,
-                                             max_tokens=request.max_tokens, max_lines=request.max_lines))
+                                             max_tokens=request.max_tokens, max_lines=request.max_lines,
+                                             word_ends=request.word_ends))
     answers = []
     for start in range(0, len(requests), 8):
         answers += engine.run([Job(r) for r in requests[start : start + 8]])
