@@ -80,9 +80,10 @@ def check_weights(file: Path, quantized: bool) -> dict[str, dict]:
 def text_weight_bytes(path: Path, itemsize: int) -> int:
     """Bytes the model's text weights take loaded with `itemsize` bytes per element (the vision tower is
     skipped). A quantized checkpoint's tensors keep the size they are stored in."""
+    headers = weight_headers(path)  # first: it checks the directory, config.json included
     quantized = "quantization_config" in read_config(path)
     total = 0
-    for name, entry in weight_headers(path).items():
+    for name, entry in headers.items():
         if _VISION.search(name):
             continue
         start, end = entry["data_offsets"]
