@@ -6,8 +6,11 @@ blank lines, line starts, mid-identifier, after `(` and `=`, inside strings and 
 the rest of the line is the hole. The embedded model answers, the judge picks what the editor shows
 (with the default gate and with none), and the item is applied as VS Code applies an inline
 completion: its range replaced by its insertText. Every applied item must leave the file accepted
-by Python's own parser (the file with the hole filled by its original text is), must not repeat
-indentation or a word fragment already before the cursor, and must start at the cursor.
+by Python's own parser whenever the file with the hole filled by its original text is, must not
+repeat indentation or a word fragment already before the cursor, and must start at the cursor. An
+item that only finishes the word the cursor is in fills the rest of that word, not of the line: its
+hole is the rest of the original word (`schema = s|elf.backend(` may get `elf`, which leaves the
+file as broken as the line's missing rest does, and no more).
 """
 
 from __future__ import annotations
@@ -110,9 +113,12 @@ def test_applied_items_are_well_formed_at_500_held_out_places(engine, positions)
             applied = doc.text[: item.start] + item.text + doc.text[item.end :]
             line = doc.text[doc.text.rfind("\n", 0, at) + 1 : at]
             fragment = re.search(r"[A-Za-z_]\w+$", line)
+            word = re.fullmatch(r"\w+", item.text) and re.search(r"\w$", line)
+            hole = re.match(r"\w*", text[at:end]).group() if word else text[at:end]
+            whole = doc.text[:at] + hole + doc.text[at:]
             problems = [
                 item.start != at and "does not start at the cursor",
-                not parses(applied) and "Python's parser rejects the file",
+                not parses(applied) and parses(whole) and "Python's parser rejects the file",
                 line and not line.strip() and item.text[:1] in (" ", "\t") and "indentation repeated",
                 fragment and item.text.startswith(fragment.group()) and "word before the cursor repeated",
             ]
