@@ -51,14 +51,11 @@ def read_token(args) -> str | None:
     """The token from --token, --token-file or $DG_ENGINE_TOKEN, in that order; None when none is given."""
     if args.token:
         print("dg-engine: warning: --token shows in `ps` to every user of this machine; "
-              "prefer $DG_ENGINE_TOKEN or --token-file", file=sys.stderr)
-        return args.token
-    if args.token_file:
-        try:
-            return args.token_file.read_text().strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read the token file: {exc}") from None
-    return os.environ.get("DG_ENGINE_TOKEN") or None
+              f"prefer ${p.TOKEN_ENV} or --token-file", file=sys.stderr)
+    try:
+        return p.token_from(args.token, args.token_file)
+    except OSError as exc:
+        raise UsageError(f"cannot read the token file: {exc}") from None
 
 
 def check_token(token: str) -> str:

@@ -252,6 +252,19 @@ def runtime_dir() -> Path:
     return path
 
 
+TOKEN_ENV = "DG_ENGINE_TOKEN"
+
+
+def token_from(token: str | None = None, token_file: str | os.PathLike | None = None) -> str | None:
+    """The token given, else the token file's, else $DG_ENGINE_TOKEN's; None when there is none. OSError
+    when the token file cannot be read: the caller says so in its own terms."""
+    if token:
+        return token
+    if token_file:
+        return Path(token_file).expanduser().read_text().strip() or None
+    return os.environ.get(TOKEN_ENV) or None
+
+
 def token_file(host: str, port: int) -> Path:
     """Where a TCP daemon leaves its token for local clients: one file per address, so that two
     daemons never overwrite each other's."""

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 30.0
 MAX_ANSWER_BYTES = 4 * p.MAX_MESSAGE_BYTES  # a server answering more is not answering an infill
-TOKEN_ENV = "DG_ENGINE_TOKEN"
 
 
 def check_url(url: str) -> str:
@@ -56,17 +55,12 @@ def check_url(url: str) -> str:
 
 
 def read_token(token: str | None = None, token_file: str | os.PathLike | None = None) -> str | None:
-    """The token given, else the token file's, else $DG_ENGINE_TOKEN's; None when there is none.
-    An unreadable token file is an UNAUTHORIZED error saying so."""
-    if token:
-        return token
-    if token_file:
-        try:
-            return Path(token_file).expanduser().read_text().strip() or None
-        except OSError as exc:
-            raise p.EngineError(p.UNAUTHORIZED, f"cannot read the token file {token_file}: "
-                                                f"{exc.strerror or exc}") from None
-    return os.environ.get(TOKEN_ENV) or None
+    """protocol.token_from, with an unreadable token file as an UNAUTHORIZED error saying so."""
+    try:
+        return p.token_from(token, token_file)
+    except OSError as exc:
+        raise p.EngineError(p.UNAUTHORIZED, f"cannot read the token file {token_file}: "
+                                            f"{exc.strerror or exc}") from None
 
 
 def _loopback(host: str) -> bool:
@@ -233,7 +227,7 @@ class RemoteEngine:
         if status in (401, 403):
             self.connected = False
             return p.EngineError(p.UNAUTHORIZED, f"the engine at {self.url} refused the token ({status}): give it "
-                                                 f"in ${TOKEN_ENV} or a token file")
+                                                 f"in ${p.TOKEN_ENV} or a token file")
         if code in p.CODES:
             return p.EngineError(code, str(message))
         if status == 404:

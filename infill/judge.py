@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 
 from infill.completion import EMPTY, LOW_CONFIDENCE, UNSUPPORTED_LANGUAGE, Completion, Rejection, postprocess
 from infill.document import Document
+from infill.filters.scan import lexicon
 from infill.request import CompletionRequest
 
 # Cuts tried per answer, longest first: each costs a post-processing pass with its parse checks.
@@ -50,6 +51,15 @@ def confident_cuts(text: str, confidences: list[float], ends: list[int], thresho
     return cuts
 
 
+def opens_bare_comment(cut: str, language: str) -> bool:
+    """A cut that ends where a comment opens says that a comment comes, not what it says: typing held
+    out, the default gate showed a lone `#` on indented blank lines."""
+    lex = lexicon(language)
+    tail = cut.rstrip()
+    openers = (lex.line_comment, lex.block_comment[0] if lex.block_comment else None)
+    return any(opener and tail.endswith(opener) for opener in openers)
+
+
 def judge(request: CompletionRequest, text: str, confidences: list[float], ends: list[int], doc: Document | None,
           min_confidence: float, *, allow_parse_errors: bool = False) -> Completion | Rejection:
     """The longest confident cut of the model's `text` that post-processing accepts, or why there is
@@ -65,6 +75,8 @@ def judge(request: CompletionRequest, text: str, confidences: list[float], ends:
         return Rejection(LOW_CONFIDENCE, f"{first:.2f} < {min_confidence:.2f}")
     rejection = None
     for cut in cuts:
+        if opens_bare_comment(cut, request.language):
+            continue
         verdict = postprocess(request, cut, None if allow_parse_errors else doc)
         if isinstance(verdict, Completion):
             if cut == text or cut.startswith(verdict.text):

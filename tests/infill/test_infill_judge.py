@@ -66,3 +66,11 @@ def test_the_gate_judges_the_joint_probability_of_the_cut():
     text, ends = tokens("sum", "(values", ")")
     assert judge(request, text, [0.8, 0.8, 0.8], ends, doc, 0.5) == Completion("sum(values)", 8, 8)
     assert judge(request, text, [0.8, 0.8, 0.8], ends, doc, 0.6) == Completion("sum", 8, 8)
+
+
+def test_a_cut_that_only_opens_a_comment_is_not_shown():
+    doc, request = at_cursor("def f(x):\n    █\n    return x\n")
+    text, ends = tokens("#", " double", " it")
+    assert judge(request, text, [0.9, 0.3, 0.5], ends, doc, 0.5) == Rejection(EMPTY)
+    assert judge(request, text, [0.9, 0.9, 0.9], ends, doc, 0.5) == Completion("# double it", request.offset,
+                                                                                request.replace_end)
