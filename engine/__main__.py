@@ -111,6 +111,9 @@ def serve(args) -> int:
 
     for name, value in NATIVE_CACHE_BOUNDS.items():  # before anything imports torch
         os.environ.setdefault(name, value)
+    from engine.serve import native_memory
+
+    native_memory.limit_arenas()
     from engine.serve.daemon import Daemon
     from engine.serve.engine import Engine
     from engine.serve.scheduler import Scheduler

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 SECTION = "dg"
 
-# The gate (infill/judge.py: a completion is shown up to its first token whose confidence is below
-# it) and the longest completion depend on the model: each model's spec carries the values calibrated
+# The gate (infill/judge.py: a completion is shown as far as the joint probability of its tokens
+# reaches it) and the longest completion depend on the model: each model's spec carries the values calibrated
 # on it (dg.json; dg-tiny's calibration is in its model card), and a setting overrides them only when
 # the user sets it. These apply to a model that carries none.
 GENERIC_MIN_CONFIDENCE = 0.5

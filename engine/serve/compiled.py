@@ -7,7 +7,8 @@ of one core with inductor's on-disk cache warm and 85 s without it, far too long
 keystrokes waiting. So a background thread compiles a copy of the model and runs it on every shape
 class the engine serves (one row and several; encoder prefill and extension) while the eager model
 keeps serving; only a model that has compiled all of them is handed over (`engine.BackgroundCompile`).
-A machine without a C++ compiler, or any other failure, leaves the eager model serving.
+A machine without a C++ compiler, or any other failure, leaves the eager model serving. Once handed
+over, the model compiles nothing more (`compile_no_more`).
 """
 
 from __future__ import annotations
@@ -34,3 +35,11 @@ def compiled_copy(model):
     shadow = copy.deepcopy(model)
     compile_layers(shadow)
     return shadow
+
+
+def compile_no_more() -> None:
+    """From now on a call that no compiled graph fits runs eagerly instead of compiling one. Typing met
+    shapes the warm-up had not (a one-token extension of the encoder's context, a batch of one with an
+    attention mask), and compiling each stalled the model thread for several seconds per layer: the
+    first thousand keystrokes of `bench.soak` saw requests unanswered for 15 s."""
+    torch.compiler.set_stance("eager_on_recompile")

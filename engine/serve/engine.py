@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from engine import protocol as p
 from engine.canvas import Layout
 from engine.layouts import trace
-from engine.serve.compiled import compiled_copy
+from engine.serve.compiled import compile_no_more, compiled_copy
 from engine.serve.denoise import Row, SamplerSettings, denoise
 from engine.serve.lead import Lead
 from engine.spec import ENTROPY_BOUND
@@ -77,6 +77,7 @@ class BackgroundCompile:
             log.exception("torch.compile failed; the eager model keeps serving")
             return
         if not self.stop.is_set():
+            compile_no_more()
             engine.lm, engine.compiled = shadow.lm, True
             log.info("compiled model serving (compiled and warmed in %.0f s)", time.perf_counter() - t0)
 

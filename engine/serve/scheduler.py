@@ -18,11 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import protocol as p
+from engine.serve import native_memory
 from engine.serve.engine import BackgroundCompile, Engine, Job
 
 log = logging.getLogger("dg-engine")
 BATCH_WINDOW_S = 0.002  # how long the worker waits for company before running a lone request
 STOP_TIMEOUT_S = 30.0  # a running batch ends at its next denoising step once its requests are dropped
+# A pause in typing longer than this gives the memory freed since the last batch back to the system.
+IDLE_S = 1.0
 
 
 @dataclass
@@ -141,7 +144,11 @@ class Scheduler:
         return self.engine.status(queue_depth=self.queue.qsize(), ready=self.ready.is_set())
 
     def _next_batch(self) -> list[Pending] | None:
-        first = self.queue.get()
+        try:
+            first = self.queue.get(timeout=IDLE_S)
+        except queue.Empty:
+            native_memory.give_back()
+            first = self.queue.get()
         if first is None:
             return None
         batch = [first]
