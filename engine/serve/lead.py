@@ -47,6 +47,11 @@ class Lead:
         return Lead(rest, self.word) if rest else None
 
 
+# The masks remembered, in bytes: a mask is a byte per token of the vocabulary, so a count would not
+# bound them (4,096 of DiffusionGemma's would take 1 GiB).
+MASK_CACHE_BYTES = 32 * 2**20
+
+
 class LeadMasks:
     """(vocab,) masks of the tokens a Lead allows, built from a sorted index of the tokens' texts, so that
     a mask costs the lengths of the lead's texts and the tokens that start with them, not a vocabulary
@@ -54,6 +59,7 @@ class LeadMasks:
 
     def __init__(self, token_texts: list[str], end_ids: Sequence[int], device: torch.device | str):
         self.vocab, self.device = len(token_texts), device
+        self.max_masks = max(1, MASK_CACHE_BYTES // self.vocab)
         self.ids_of: dict[str, list[int]] = {}
         for i, text in enumerate(token_texts):
             if text:
@@ -68,7 +74,7 @@ class LeadMasks:
         """Remembered: leads repeat (indentation, common identifier starts) from keystroke to keystroke."""
         mask = self._masks.get(lead)
         if mask is None:
-            if len(self._masks) >= 4096:
+            if len(self._masks) >= self.max_masks:
                 self._masks.clear()
             ids: list[int] = []
             for text in lead.texts:
