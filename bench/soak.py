@@ -8,15 +8,18 @@ and the daemon it starts, and samples the resident memory (RSS) of both processe
   and an inlineCompletion per keystroke, Tab for an exact suggestion);
 - 1 to 4 documents typed at once, so the daemon batches requests of different contexts;
 - maxLines cycling through 1, 3 and 8, so gaps of several sizes are asked for.
-It names the machine, prints RSS at each sample, and the least-squares slope after warm-up (the first
-quarter of the samples), in MB per 1,000 keystrokes; a slope under --flat-mb is flat. Typing starts
-once the daemon serves its steady state (its compiled model swapped in).
+It names the machine, prints RSS at each sample with the share of its bound the daemon's prefix cache
+fills, and the least-squares slope after warm-up, in MB per 1,000 keystrokes; a slope under --flat-mb is
+flat. Warm-up lasts until that cache is nearly full (or, if it never fills, the first quarter of the
+samples): memory that grows while a bounded cache fills is that cache, not a leak. Typing starts once
+the daemon serves its steady state (its compiled model swapped in).
 
 What bounds each cache, so that a flat slope is expected:
 - the daemon's prefix KV cache: 256 MiB of tensors (engine.serve.kvcache.PrefixCache, least recently used out);
+- the daemon's token masks for word ends and token healing: 32 MiB (engine.serve.lead.MASK_CACHE_BYTES);
 - oneDNN's primitive cache and ideep's computation cache, keyed by matmul shapes: 256 entries each,
   about 140 MB together (engine.__main__.NATIVE_CACHE_BOUNDS; 1,024 each by default);
-- compiled graphs: at most 16 per layer (engine.serve.compiled.compile_layers, recompile_limit);
+- compiled graphs: those of the warm-up, at most 16 per layer, and none after (engine.serve.compiled);
 - the server's answer cache: 64 answers (lsp_server.memory.CACHE_SIZE); its latency figures: the last
   500 of each kind (lsp_server.stats.RECENT); one shown suggestion per open document.
 
@@ -45,6 +48,8 @@ LANGUAGES = {".py": "python", ".ts": "typescript", ".lua": "lua", ".mjs": "javas
 SOURCES = ["lsp_server/*.py", "engine/*.py", "infill/*.py", "editors/vscode/src/*.ts", "editors/nvim/**/*.lua",
            "tests/editors/*.mjs", "tests/editors/*.lua", "*.md", "editors/*.md"]
 MAX_LINES = (1, 3, 8)
+# The prefix cache is warm once it holds this share of its bound (least recently used out from there).
+FULL = 0.9
 
 
 def rss_mb(pid: int) -> float:
@@ -84,15 +89,17 @@ class Soak:
         self.rng = random.Random(args.seed)
         self.tally = Tally()
         self.sources = files()
-        self.samples: list[tuple[int, float, float]] = []  # keystrokes, dg-lsp MB, daemon MB
+        self.samples: list[tuple[int, float, float, float]] = []  # keystrokes, dg-lsp MB, daemon MB, cache fill
         self.next_sample = 0
         self.docs = 0
 
-    def sample(self) -> None:
+    async def sample(self) -> None:
         if self.tally.keystrokes >= self.next_sample:
-            row = (self.tally.keystrokes, rss_mb(self.client._server.pid), rss_mb(self.daemon_pid))
+            fill = (await status(self.client))["engine"]["status"]["cache_fill"]
+            row = (self.tally.keystrokes, rss_mb(self.client._server.pid), rss_mb(self.daemon_pid), fill)
             self.samples.append(row)
-            print(f"  {row[0]:>7,} keystrokes   dg-lsp {row[1]:7.1f} MB   daemon {row[2]:7.1f} MB", flush=True)
+            print(f"  {row[0]:>7,} keystrokes   dg-lsp {row[1]:7.1f} MB   daemon {row[2]:7.1f} MB   "
+                  f"prefix cache {fill:4.0%} full", flush=True)
             self.next_sample += self.args.sample_every
 
     async def type_one(self, path: Path, text: str) -> None:
@@ -109,14 +116,14 @@ class Soak:
     async def run(self) -> None:
         round_ = 0
         while self.tally.keystrokes < self.args.keystrokes:
-            self.sample()
+            await self.sample()
             max_lines = MAX_LINES[round_ % len(MAX_LINES)]
             self.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
                 settings={"dg": {"maxLines": max_lines, "engineSocket": self.args.engine_socket}}))
             batch = self.rng.sample(self.sources, k=1 + round_ % 4)
             await asyncio.gather(*(self.type_one(path, text) for path, text in batch))
             round_ += 1
-        self.sample()
+        await self.sample()
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -139,14 +146,15 @@ async def main(args: argparse.Namespace) -> dict:
             except EngineError:
                 pass
         tmp.cleanup()
-    after = soak.samples[len(soak.samples) // 4:]
+    full = next((i for i, row in enumerate(soak.samples) if row[3] >= FULL), None)
+    after = soak.samples[len(soak.samples) // 4 if full is None else full:]
     return {
         "machine": machine(), "keystrokes": soak.tally.keystrokes, "documents": soak.docs,
         "files": len(soak.sources), "minutes": round(minutes, 1), "shown": soak.tally.shown,
         "engine": {k: engine[k] for k in ("requests", "ms_per_step", "cache_hit_rate", "compiled")},
-        "samples": soak.samples,
-        "slope_mb_per_1000": {"dg-lsp": round(slope_mb_per_1000([(k, a) for k, a, _ in after]), 2),
-                              "daemon": round(slope_mb_per_1000([(k, b) for k, _, b in after]), 2)},
+        "samples": soak.samples, "warm_after_keystrokes": after[0][0],
+        "slope_mb_per_1000": {"dg-lsp": round(slope_mb_per_1000([(k, a) for k, a, _, _ in after]), 2),
+                              "daemon": round(slope_mb_per_1000([(k, b) for k, _, b, _ in after]), 2)},
     }
 
 
@@ -161,8 +169,8 @@ def report(r: dict, flat_mb: float) -> None:
     for name, i in (("dg-lsp", 1), ("daemon", 2)):
         slope = r["slope_mb_per_1000"][name]
         verdict = "flat" if abs(slope) < flat_mb else "GROWING"
-        print(f"  {name:7} RSS {first[i]:7.1f} -> {last[i]:7.1f} MB; after warm-up {slope:+.2f} MB per 1,000 "
-              f"keystrokes ({verdict}, bar {flat_mb} MB)")
+        print(f"  {name:7} RSS {first[i]:7.1f} -> {last[i]:7.1f} MB; after warm-up ({r['warm_after_keystrokes']:,} "
+              f"keystrokes) {slope:+.2f} MB per 1,000 keystrokes ({verdict}, bar {flat_mb} MB)")
 
 
 if __name__ == "__main__":

@@ -132,6 +132,8 @@ class Status:
     # (its order, steps, temperatures, entropy bound and stop thresholds).
     layout: str = ""
     sampler: dict = field(default_factory=dict)
+    # The share of the prefix KV cache's bound its contexts take: memory grows while it fills, then holds.
+    cache_fill: float = 0.0
 
     @property
     def settled(self) -> bool:

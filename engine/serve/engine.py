@@ -240,6 +240,7 @@ class Engine:
             ms_per_step=round(self.stats.ms_per_step, 2),
             steps_per_infill=round(self.stats.steps_per_infill, 2),
             cache_hit_rate=round(self.store.hit_rate, 3),
+            cache_fill=round(self.store.fill, 4),
             uptime_s=round(time.time() - self.started, 1),
             pid=os.getpid(),
         )

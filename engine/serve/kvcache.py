@@ -37,6 +37,11 @@ class PrefixCache:
     def hit_rate(self) -> float:
         return self.hits / self.lookups if self.lookups else 0.0
 
+    @property
+    def fill(self) -> float:
+        """The share of max_bytes the stored contexts take."""
+        return sum(self.sizes.values()) / self.max_bytes
+
     def lookup(self, ids: tuple[int, ...]) -> tuple[DynamicCache | None, int]:
         """The cache of the longest stored prefix of `ids` and its length (0 when none)."""
         self.lookups += 1

@@ -24,8 +24,11 @@ from engine.serve.engine import BackgroundCompile, Engine, Job
 log = logging.getLogger("dg-engine")
 BATCH_WINDOW_S = 0.002  # how long the worker waits for company before running a lone request
 STOP_TIMEOUT_S = 30.0  # a running batch ends at its next denoising step once its requests are dropped
-# A pause in typing longer than this gives the memory freed since the last batch back to the system.
+# The memory freed since the last batches goes back to the system after a pause in typing this long,
+# and every TRIM_EVERY_S of typing without one: `bench.soak`'s steady typing, which never pauses, had
+# the daemon at 1.48 GB and growing 20 MB per 1,000 keystrokes, against a flat 1.08 GB with the trims.
 IDLE_S = 1.0
+TRIM_EVERY_S = 10.0
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Scheduler:
         self.lock = threading.Lock()
         self.on_load_failure: Callable[[], None] | None = None
         self.thread = threading.Thread(target=self._work, name="dg-engine-model", daemon=True)
+        self.trimmed = time.monotonic()
 
     def start(self, on_load_failure: Callable[[], None] | None = None) -> None:
         """Start the model thread; `on_load_failure` is called from it if the model cannot load."""
@@ -147,8 +151,11 @@ class Scheduler:
         try:
             first = self.queue.get(timeout=IDLE_S)
         except queue.Empty:
-            native_memory.give_back()
+            self._give_back()
             first = self.queue.get()
+        else:
+            if time.monotonic() - self.trimmed > TRIM_EVERY_S:
+                self._give_back()
         if first is None:
             return None
         batch = [first]
@@ -163,6 +170,10 @@ class Scheduler:
                 break
             batch.append(item)
         return batch
+
+    def _give_back(self) -> None:
+        native_memory.give_back()
+        self.trimmed = time.monotonic()
 
     def _work(self) -> None:
         try:

@@ -45,6 +45,7 @@ def test_infill_returns_text_and_figures(daemon):
     status = client.status()
     assert status.ready and status.model == "dg-tiny" and status.device == "cpu"
     assert status.requests >= 2 and status.ms_per_step > 0 and status.cache_hit_rate > 0
+    assert 0 < status.cache_fill < 1  # two small contexts in a 256 MiB cache
 
 
 def test_socket_and_directory_are_private(daemon):
