@@ -49,7 +49,7 @@ class Endpoint:
             host, _, port = address[len("tcp://") :].rpartition(":")
             self.tcp = (host or "127.0.0.1", int(port))
         self.address = address
-        self.token = token or os.environ.get(p.TOKEN_ENV) or self._token_from_file()
+        self.token = p.token_from(token) or self._token_from_file()
         self._log_start = 0  # where the log of the daemon this endpoint last started begins
 
     def _token_from_file(self) -> str | None:

@@ -38,9 +38,14 @@ class PrefixCache:
         return self.hits / self.lookups if self.lookups else 0.0
 
     @property
+    def used_bytes(self) -> int:
+        """What the stored contexts take."""
+        return sum(self.sizes.values())
+
+    @property
     def fill(self) -> float:
         """The share of max_bytes the stored contexts take."""
-        return sum(self.sizes.values()) / self.max_bytes
+        return self.used_bytes / self.max_bytes
 
     def lookup(self, ids: tuple[int, ...]) -> tuple[DynamicCache | None, int]:
         """The cache of the longest stored prefix of `ids` and its length (0 when none)."""
@@ -61,7 +66,7 @@ class PrefixCache:
         self.entries[ids] = cache
         self.entries.move_to_end(ids)
         self.sizes[ids] = cache_bytes(cache)
-        while sum(self.sizes.values()) > self.max_bytes and len(self.entries) > 1:
+        while self.used_bytes > self.max_bytes and len(self.entries) > 1:
             old, _ = self.entries.popitem(last=False)
             del self.sizes[old]
 

@@ -3,7 +3,7 @@
 PyTorch's CPU kernels allocate and free large buffers from several threads (the model thread, the
 background compile, the intra-op pool). glibc gives each thread an arena of its own, up to 8 per core,
 and keeps what a thread frees for that thread, so the daemon's RSS grows towards the peak of every
-arena at once. `bench.soak` measures it; the model card has the figures.
+arena at once. `bench.soak` measures it; the README has the figures.
 """
 
 from __future__ import annotations

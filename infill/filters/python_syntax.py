@@ -27,7 +27,6 @@ from infill.document import Document
 from infill.request import CompletionRequest
 
 _WORD = re.compile(r"[A-Za-z0-9_]+")
-_ENDS_WORD = re.compile(r"[A-Za-z0-9_]\Z")
 
 
 @functools.lru_cache(maxsize=8)  # the document as it stands is judged once per version, not per completion
@@ -61,7 +60,7 @@ def drop_python_syntax_errors(text: str, request: CompletionRequest, doc: Docume
     if before is None:
         return ""
     at, line, message = after
-    if _WORD.fullmatch(text) and _ENDS_WORD.search(source, 0, request.offset):
+    if _WORD.fullmatch(text) and _WORD.fullmatch(source, request.offset - 1, request.offset):
         shift = len(text) - (request.replace_end - request.offset)
         if at >= request.offset + len(text):
             at -= shift
